@@ -1,0 +1,48 @@
+# LLM Lab: `make lab` to learn, `make test` to check the whole course.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.llmlab-installed
+JOBS ?= 2
+# PyTorch: on Linux the default PyPI wheel is a multi-GB CUDA build, so the
+# course takes the CPU build; override TORCH_INSTALL to use another one
+# (CI: TORCH_INSTALL="torch==2.13.0", a CPU wheel on its machine's disk).
+ifeq ($(shell uname -s),Linux)
+TORCH_INSTALL ?= torch --index-url https://download.pytorch.org/whl/cpu
+else
+TORCH_INSTALL ?= torch
+endif
+
+.PHONY: lab test unit notebooks lint checkpoint benchmark clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_INSTALL)
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## lab: create .venv if missing, install the course, start JupyterLab on notebooks/
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+## test: unit tests and every notebook (nbval), in parallel
+test: $(STAMP)
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -n $(JOBS) --dist loadscope \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
+		tests notebooks
+
+## unit: the unit tests only
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) tests
+
+## notebooks: execute every notebook in place (or NB=notebooks/xx.ipynb), record time and memory
+notebooks: $(STAMP)
+	$(BIN)/python tools/sync_notebooks.py $(NB)
+	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+lint: $(STAMP)
+	$(BIN)/ruff check lib tests tools scripts benchmarks
+
+clean:
+	rm -rf build dist .pytest_cache

@@ -1,0 +1,28 @@
+"""LLM Lab: the helper library behind the course notebooks.
+
+Each module matches one concept of the course, so a learner finds
+"where is attention" without knowing which lesson it came from:
+
+========================  ==============================================
+``llmlab.runtime``        ``setup_notebook()``: seeds, threads, device, plot defaults
+``llmlab.data``           named corpora and test sets (embedded, or downloaded and verified)
+``llmlab.progress``       the progress bar and live loss plot used everywhere
+``llmlab.embeddings``     word2vec with gensim and from scratch (lesson 01)
+``llmlab.positional``     sinusoidal, learned and rotary position encodings (lesson 02)
+``llmlab.attention``      scaled dot-product and multi-head attention (lesson 03)
+``llmlab.tokenizers``     character and byte-level BPE tokenizers (lesson 04)
+``llmlab.gpt``            the GPT-2 style model (lesson 04)
+``llmlab.training``       the training loop and safetensors checkpoints (lesson 04)
+``llmlab.generation``     sampling and the KV cache (lesson 04)
+``llmlab.finetuning``     instruction tuning and LoRA (lesson 05)
+``llmlab.objectives``     MLM, span corruption and causal LM (lesson 06)
+``llmlab.plots``          the course's figures
+``llmlab.exercises``      checkers for the exercises at the end of each lesson
+========================  ==============================================
+"""
+
+from llmlab.runtime import pick_device, seed_everything, setup_notebook
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "pick_device", "seed_everything", "setup_notebook"]

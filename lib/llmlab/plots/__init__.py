@@ -1,0 +1,6 @@
+"""The course's figures, one module per concept.
+
+Interactive figures are plotly figures whose sliders and menus live inside the
+figure, so they work in a saved notebook with no kernel; each also has a
+matplotlib version where a static picture is wanted.
+"""

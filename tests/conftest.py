@@ -1,0 +1,10 @@
+"""Shared test setup: every test runs with a fixed seed."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    yield

@@ -1,0 +1,144 @@
+"""Execute lesson notebooks in place, top to bottom, and record what each run cost.
+
+This is the only way committed notebook outputs are made (``make notebooks``).
+Every run is deterministic: fixed seeds inside the notebooks, PYTHONHASHSEED=0,
+a fixed thread count and the CPU as device.  After each run the wall time and
+the kernel's peak memory (resident set size, sampled every 0.1 s) are written
+to ``docs/notebook-runs.md`` (linked from README) and ``docs/notebook-runs.json``.
+
+    python tools/execute_notebooks.py                      # every lesson
+    python tools/execute_notebooks.py notebooks/04_mini_gpt.ipynb
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+from nbclient import NotebookClient
+from nbconvert.preprocessors import coalesce_streams
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD_JSON = ROOT / "docs" / "notebook-runs.json"
+RECORD_MD = ROOT / "docs" / "notebook-runs.md"
+
+#: The environment every kernel runs in.
+KERNEL_ENV = {
+    "PYTHONHASHSEED": "0",
+    "OMP_NUM_THREADS": "2",
+    "MKL_NUM_THREADS": "2",
+    "LLMLAB_DEVICE": "cpu",
+    "TQDM_MININTERVAL": "1",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+
+
+class PeakMemory:
+    """Samples the resident memory of a process and its children until stopped."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.process, *self.process.children(recursive=True)]
+                rss = sum(p.memory_info().rss for p in procs)
+                self.peak = max(self.peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(self.interval)
+
+    def __enter__(self) -> PeakMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def execute(path: Path, timeout: int = 1200) -> dict:
+    """Run one notebook in place; returns its record (wall seconds, peak MB)."""
+    nb = nbformat.read(path, as_version=4)
+    env = {**os.environ, **KERNEL_ENV}
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=True,
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    with client.setup_kernel(env=env, cwd=str(path.parent)):
+        pid = client.km.provisioner.process.pid
+        with PeakMemory(pid) as memory:
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+    wall = time.perf_counter() - start
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            coalesce_streams(cell, {}, 0)
+            cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None) if not _has_widgets(nb) else None
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nbformat.write(nb, path)
+    return {"notebook": path.name, "wall_s": round(wall, 1), "peak_mb": round(memory.peak / 2**20)}
+
+
+def _has_widgets(nb) -> bool:
+    return any(
+        "application/vnd.jupyter.widget-view+json" in out.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+
+
+def write_record(records: dict[str, dict]) -> None:
+    """Write the table of runs (JSON and markdown)."""
+    RECORD_JSON.parent.mkdir(exist_ok=True)
+    RECORD_JSON.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    machine = f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
+    lines = [
+        "# Notebook runs",
+        "",
+        "Written by `make notebooks` (tools/execute_notebooks.py) each time it executes a notebook:",
+        "wall time of the whole notebook and peak resident memory of its kernel, on the machine that ran it",
+        f"({machine}; torch limited to 2 threads).",
+        "",
+        "| notebook | wall time | peak memory |",
+        "|---|---:|---:|",
+    ]
+    for name in sorted(records):
+        r = records[name]
+        lines.append(f"| `{name}` | {r['wall_s']:.0f} s | {r['peak_mb']} MB |")
+    RECORD_MD.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    records = json.loads(RECORD_JSON.read_text()) if RECORD_JSON.exists() else {}
+    for path in paths:
+        print(f"executing {path.relative_to(ROOT)} ...", flush=True)
+        record = execute(path)
+        records[record["notebook"]] = record
+        write_record(records)
+        print(f"  {record['wall_s']:.0f} s, peak {record['peak_mb']} MB", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
