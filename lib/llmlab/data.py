@@ -5,22 +5,27 @@ Two kinds of entries:
 * **embedded**: no network needed.  They come from files that ship inside the
   packages the course depends on (gensim's test data) and are built, then
   cached, on first use.
-* **download**: optional extras.  Fetched once over HTTPS, checked against a
-  SHA-256 digest, written to the cache atomically (a partial download never
-  leaves a file behind) and reused afterwards.  Offline, loading one fails with
-  a message that names the embedded alternative.
+* **download**: optional extras.  Fetched once over HTTPS, checked against the
+  digest recorded here (SHA-256; for GloVe the MD5 its publisher, gensim-data,
+  records) and the byte size, written to the cache atomically (a partial
+  download never leaves a file behind) and reused afterwards.  Offline, loading
+  one fails with a message that names the embedded alternative.  Nothing
+  downloaded is ever executed or unpickled: text is read as text, and word
+  vectors with gensim's plain-text word2vec reader.
 
 >>> from llmlab import data
 >>> data.list_datasets()          # a table of every entry
 >>> text = data.load_text("wiki-news")
 >>> sentences = data.load_sentences("wiki-news")
 >>> data.path("wordsim353")       # a file shipped with gensim
+>>> glove = data.load_vectors("glove-wiki-gigaword-50")   # optional download, 66 MB
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -51,9 +56,19 @@ class Dataset:
     embedded: bool
     gensim_file: str | None = None  # embedded: a file in gensim's test data
     url: str | None = None  # download: where it comes from
-    sha256: str | None = None  # download: the digest the file must have
+    sha256: str | None = None  # download: the SHA-256 the file must have
+    md5: str | None = None  # download: the publisher's MD5, where no SHA-256 is published
+    size_bytes: int | None = None  # download: the exact size of the file
     filename: str | None = None  # download: the name in the cache
     alternative: str = DEFAULT_TEXT  # what to use instead when offline
+
+    @property
+    def verified_by(self) -> str:
+        """The checks a download of this entry passes before it is used."""
+        checks = [name for name, value in (("SHA-256", self.sha256), ("MD5", self.md5)) if value]
+        if self.size_bytes:
+            checks.append(f"size {self.size_bytes:,} bytes")
+        return " + ".join(checks) or "nothing (so it is refused)"
 
 
 REGISTRY: dict[str, Dataset] = {
@@ -110,8 +125,35 @@ REGISTRY: dict[str, Dataset] = {
             source="https://github.com/karpathy/char-rnn (data/tinyshakespeare/input.txt)",
             embedded=False,
             url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
-            sha256=None,  # set below when known; see _TINY_SHAKESPEARE_SHA256
+            # The digest that many independent projects pin for this exact file
+            # (1,115,394 bytes; git blob 7dcb3a2d4cc3b48b6283dd46870bfeb78f88aac9).
+            sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+            size_bytes=1_115_394,
             filename="tiny-shakespeare.txt",
+        ),
+        Dataset(
+            name="glove-wiki-gigaword-50",
+            kind="vectors",
+            description=(
+                "Pretrained GloVe word vectors: 400,000 lower-cased words x 50 dimensions, trained on "
+                "Wikipedia 2014 + Gigaword 5 (6B tokens); Pennington, Socher and Manning, EMNLP 2014."
+            ),
+            size="66 MB download (gzipped word2vec text format), about 80 MB in memory",
+            licence="Public Domain Dedication and License (ODC-PDDL)",
+            source=(
+                "https://nlp.stanford.edu/projects/glove/ (glove.6B.50d), in word2vec format from "
+                "gensim-data's GitHub release glove-wiki-gigaword-50"
+            ),
+            embedded=False,
+            url=(
+                "https://github.com/RaRe-Technologies/gensim-data/releases/download/"
+                "glove-wiki-gigaword-50/glove-wiki-gigaword-50.gz"
+            ),
+            # gensim-data publishes no SHA-256; these are the MD5 and size its
+            # list.json records (the values gensim's own downloader checks).
+            md5="c289bc5d7f2f02c6dc9f2f9b67641813",
+            size_bytes=69_182_535,
+            filename="glove-wiki-gigaword-50.gz",
         ),
     ]
 }
@@ -167,7 +209,8 @@ def load_text(name: str = DEFAULT_TEXT) -> str:
     """The whole text of a corpus as one string."""
     entry = get(name)
     if entry.kind != "text":
-        raise DatasetError(f"{name!r} is a {entry.kind} set, not a text corpus; use llmlab.data.path({name!r}).")
+        loader = "load_vectors" if entry.kind == "vectors" else "path"
+        raise DatasetError(f"{name!r} is a {entry.kind} set, not a text corpus; use llmlab.data.{loader}({name!r}).")
     if entry.embedded:
         return _embedded_text(name)
     return download(name).read_text(encoding="utf-8")
@@ -214,51 +257,132 @@ def _atomic_write_bytes(target: Path, payload: bytes) -> None:
             os.unlink(tmp)
 
 
+def _offline_advice(entry: Dataset) -> str:
+    """What to use instead of a download that cannot be had."""
+    if entry.kind == "vectors":
+        return (
+            f"The course works without it: train your own vectors on the embedded corpus "
+            f"{entry.alternative!r} with gensim's Word2Vec, as lesson 01 does "
+            f"(sentences = llmlab.data.load_sentences({entry.alternative!r}))."
+        )
+    return (
+        f"The course works without it: use the embedded corpus {entry.alternative!r}, "
+        f"e.g. llmlab.data.load_text({entry.alternative!r})."
+    )
+
+
+def _check_file(entry: Dataset, file: Path) -> str | None:
+    """Why ``file`` is not the file the registry describes (None when it is)."""
+    size = file.stat().st_size
+    if entry.size_bytes is not None and size != entry.size_bytes:
+        return f"it has {size:,} bytes, expected {entry.size_bytes:,}"
+    if entry.sha256 and (got := sha256_of(file)) != entry.sha256:
+        return f"its SHA-256 is {got}, expected {entry.sha256}"
+    if entry.md5:
+        digest = hashlib.md5(usedforsecurity=False)
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != entry.md5:
+            return f"its MD5 is {digest.hexdigest()}, expected {entry.md5}"
+    return None
+
+
+def is_downloaded(name: str) -> bool:
+    """True when a download entry already sits in the cache (its size is checked, not its digest)."""
+    entry = get(name)
+    if entry.embedded:
+        return True
+    target = cache_dir() / (entry.filename or name)
+    return target.is_file() and (entry.size_bytes is None or target.stat().st_size == entry.size_bytes)
+
+
 def download(name: str, timeout: float = 30.0) -> Path:
-    """Fetch a download entry into the cache (once), verify its SHA-256 and return its path.
+    """Fetch a download entry into the cache (once), verify it and return its path.
 
     The file is streamed to a temporary file beside the target and renamed into
-    place only after its digest matched, so an interrupted or corrupt download
-    never leaves a file behind.  A cached file whose digest no longer matches
-    is reported, not used.
+    place only after its size and digest (SHA-256, or the publisher's MD5 where
+    no SHA-256 is published) matched, so an interrupted or corrupt download
+    never leaves a file behind.  A cached file that no longer matches is
+    reported, not used.
     """
     entry = get(name)
     if entry.embedded:
         raise DatasetError(f"{name!r} is embedded; nothing to download. Use llmlab.data.load_text({name!r}).")
-    if not entry.sha256:
+    if not (entry.sha256 or entry.md5):
         raise DatasetError(
-            f"{name!r} has no recorded SHA-256, so the course will not use a download it cannot verify. "
-            f"Use the embedded corpus {entry.alternative!r} instead."
+            f"{name!r} has no recorded checksum, so the course will not use a download it cannot verify. "
+            + _offline_advice(entry)
         )
     target = cache_dir() / (entry.filename or name)
     if target.is_file():
-        if sha256_of(target) == entry.sha256:
+        problem = _check_file(entry, target)
+        if problem is None:
             return target
         raise DatasetError(
-            f"The cached file {target.name} (in the llmlab cache folder) is corrupt: its SHA-256 does not "
-            f"match. Delete it and load {name!r} again to download a fresh copy."
+            f"The cached file {target.name} (in the llmlab cache folder, llmlab.paths.cache_dir()) is "
+            f"corrupt: {problem}. Delete it and load {name!r} again to download a fresh copy."
         )
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
-        digest = hashlib.sha256()
         try:
-            with urllib.request.urlopen(entry.url, timeout=timeout) as response, os.fdopen(fd, "wb") as out:
+            request = urllib.request.Request(entry.url, headers={"User-Agent": "llmlab"})
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+                expected = response.headers.get("Content-Length")
+                received = 0
                 for block in iter(lambda: response.read(1 << 16), b""):
-                    digest.update(block)
                     out.write(block)
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                    received += len(block)
+        except urllib.error.HTTPError as exc:
             raise DatasetError(
-                f"Could not download {name!r} ({exc}). You may be offline. The course works without it: "
-                f"use the embedded corpus {entry.alternative!r}, e.g. llmlab.data.load_text({entry.alternative!r})."
+                f"Could not download {name!r}: the server answered HTTP {exc.code} ({exc.reason}). "
+                + _offline_advice(entry)
             ) from None
-        if digest.hexdigest() != entry.sha256:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
             raise DatasetError(
-                f"The download of {name!r} has SHA-256 {digest.hexdigest()}, expected {entry.sha256}. "
-                "It was discarded. The file at the source may have changed; use the embedded corpus "
-                f"{entry.alternative!r} instead."
+                f"Could not download {name!r} ({type(exc).__name__}: {reason}). You may be offline. "
+                + _offline_advice(entry)
+            ) from None
+        if expected is not None and expected.isdigit() and received != int(expected):
+            raise DatasetError(
+                f"The download of {name!r} was cut off after {received:,} of {int(expected):,} bytes; "
+                "nothing was kept. Try again later. " + _offline_advice(entry)
+            )
+        problem = _check_file(entry, Path(tmp))
+        if problem is not None:
+            raise DatasetError(
+                f"The download of {name!r} was discarded: {problem}. The file at the source may have "
+                "changed. " + _offline_advice(entry)
             )
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return target
+
+
+def load_vectors(name: str = "glove-wiki-gigaword-50", limit: int | None = None):
+    """Pretrained word vectors as gensim ``KeyedVectors`` (downloaded and verified once).
+
+    The file is read with ``KeyedVectors.load_word2vec_format``, a plain-text
+    parser: nothing downloaded is unpickled or executed (gensim's
+    ``downloader.load`` would run a Python file fetched from the internet).
+    ``limit`` keeps only the ``limit`` most frequent words (the file is sorted
+    by frequency), which loads faster: all 400,000 words take about 80 MB and
+    20-40 s on a 2-core CPU.
+    """
+    entry = get(name)
+    if entry.kind != "vectors":
+        raise DatasetError(f"{name!r} is a {entry.kind} set, not word vectors; vector sets: "
+                           + ", ".join(d.name for d in REGISTRY.values() if d.kind == "vectors") + ".")
+    from gensim.models import KeyedVectors
+
+    file = download(name)
+    try:
+        return KeyedVectors.load_word2vec_format(str(file), binary=False, limit=limit)
+    except (ValueError, EOFError, OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(
+            f"The cached file {file.name} could not be read as word2vec text ({type(exc).__name__}: {exc}). "
+            f"Delete it (llmlab.paths.cache_dir()) and load {name!r} again."
+        ) from None
