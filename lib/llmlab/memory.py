@@ -1,0 +1,227 @@
+"""What fine-tuning costs in memory: weights, gradients and optimizer states.
+
+Training with AdamW (Loshchilov and Hutter 2019) keeps, for every *trainable*
+parameter, the parameter itself, its gradient and two optimizer states (the
+running mean and the running mean of squares of the gradient).  Frozen
+parameters only need their weights.  So the "model states" of a training run are
+
+    weights   = (all parameters)       x bytes per weight
+    gradients = (trainable parameters) x bytes per gradient
+    optimizer = (trainable parameters) x 2 states x bytes per state
+
+Activations (which grow with batch size and sequence length) come on top and are
+not counted here.
+
+Two precisions (bytes per trainable parameter):
+
+* fp32 everywhere: 4 (weight) + 4 (gradient) + 4 + 4 (Adam states) = 16 bytes.
+* mixed precision with Adam, as accounted by Rajbhandari et al. 2020 (ZeRO,
+  arXiv:1910.02054, section 3.1): "2Ψ + 2Ψ + KΨ = 16Ψ bytes" for fp16
+  parameters and gradients plus K = 12 bytes of optimizer states per parameter
+  (an fp32 master copy of the weights, momentum and variance, 4 bytes each).
+  Mixed precision saves compute and activation memory, not model-state memory.
+
+Two parameter-efficient ways (Hu et al. 2021, LoRA; Dettmers et al. 2023, QLoRA):
+
+* LoRA: the base model is frozen in 16 bits (2 bytes/parameter, no gradient,
+  no optimizer state); only the adapters are trained (16 bytes each, as above).
+* QLoRA (Dettmers et al. 2023, arXiv:2305.14314): the frozen base is stored in
+  4-bit NormalFloat (0.5 bytes/parameter) plus its quantisation constants, which
+  double quantisation brings to "8/64 + 32/(64 * 256) = 0.127 bits per
+  parameter" (section 3); the adapters are trained as in LoRA.
+
+:func:`training_memory` computes the model states of an llmlab model from its
+parameters; :func:`measured_memory` adds up what PyTorch has really allocated
+after an optimizer step, so the two can be compared.  :data:`LLAMA2` holds the
+published architectures of LLaMA 2 7B, 13B and 70B, and :func:`scale_table`
+applies the same arithmetic to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+#: AdamW keeps two states per parameter: exp_avg (m) and exp_avg_sq (v).
+ADAM_STATES = 2
+
+GB = 1e9  # decimal gigabytes, as GPU memory is quoted (80 GB A100)
+
+
+# ---------------------------------------------------------------- our model
+@dataclass(frozen=True)
+class Memory:
+    """Model-state memory of one training set-up, in bytes."""
+
+    label: str
+    params_total: int
+    params_trainable: int
+    weights: int
+    gradients: int
+    optimizer: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer
+
+    def row(self, unit: float = 1e6, unit_name: str = "MB") -> dict[str, object]:
+        """A table row: parameters, then each part of the memory in ``unit_name``."""
+        return {
+            "set-up": self.label,
+            "parameters": self.params_total,
+            "trainable": self.params_trainable,
+            f"weights ({unit_name})": self.weights / unit,
+            f"gradients ({unit_name})": self.gradients / unit,
+            f"optimizer ({unit_name})": self.optimizer / unit,
+            f"total ({unit_name})": self.total / unit,
+        }
+
+
+def training_memory(model: nn.Module, label: str = "", optimizer_states: int = ADAM_STATES) -> Memory:
+    """Model-state bytes of training ``model`` with AdamW, computed from its parameters.
+
+    Every parameter needs its weight (``numel x element_size``; a tied weight
+    such as the GPT's ``wte``/``lm_head`` counts once); every trainable one
+    also a gradient of the same size and ``optimizer_states`` Adam states of
+    the same size.  PyTorch's AdamW also keeps its step counter as a one-element
+    float32 tensor per parameter tensor (4 bytes each), counted in ``optimizer``.
+    """
+    params = list(model.parameters())  # parameters() lists a shared tensor once
+    trainable = [p for p in params if p.requires_grad]
+    weights = sum(p.numel() * p.element_size() for p in params)
+    grads = sum(p.numel() * p.element_size() for p in trainable)
+    step_counters = 4 * len(trainable)  # torch.optim.AdamW: state["step"] = tensor(0.0), float32
+    optimizer = optimizer_states * grads + step_counters
+    return Memory(
+        label=label,
+        params_total=sum(p.numel() for p in params),
+        params_trainable=sum(p.numel() for p in trainable),
+        weights=weights,
+        gradients=grads,
+        optimizer=optimizer,
+    )
+
+
+def _storage_bytes(tensors) -> int:
+    """Bytes of the distinct storages behind ``tensors`` (a storage shared by views counts once)."""
+    seen: dict[int, int] = {}
+    for t in tensors:
+        if isinstance(t, torch.Tensor):
+            storage = t.untyped_storage()
+            seen[storage.data_ptr()] = storage.nbytes()
+    return sum(seen.values())
+
+
+def measured_memory(model: nn.Module, optimizer: torch.optim.Optimizer, label: str = "") -> Memory:
+    """What PyTorch has actually allocated for parameters, gradients and optimizer state.
+
+    Adds up ``untyped_storage().nbytes()`` of every distinct storage behind the
+    model's parameters, their ``.grad`` tensors and the tensors in
+    ``optimizer.state`` (call it after at least one ``optimizer.step()``, when
+    the states exist).  This is an independent check of :func:`training_memory`.
+    """
+    params = list(model.parameters())
+    states = [t for state in optimizer.state.values() for t in state.values()]
+    if not states:
+        raise ValueError("The optimizer has no state yet: run one optimizer.step() before measuring.")
+    grads = [p.grad for p in params if p.grad is not None]
+    return Memory(
+        label=label,
+        params_total=sum(p.numel() for p in params),
+        params_trainable=sum(p.numel() for p in params if p.requires_grad),
+        weights=_storage_bytes(params),
+        gradients=_storage_bytes(grads),
+        optimizer=_storage_bytes(states),
+    )
+
+
+# ---------------------------------------------------------------- real scale
+@dataclass(frozen=True)
+class LlamaConfig:
+    """The shape of a LLaMA-style decoder (RMSNorm, SwiGLU MLP, untied output head, no biases)."""
+
+    name: str
+    n_layer: int
+    d_model: int
+    n_head: int
+    n_kv_head: int  # grouped-query attention when < n_head (LLaMA 2 70B)
+    d_ff: int  # SwiGLU hidden size
+    vocab_size: int
+    published_params: int  # the count the model card reports
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_head
+
+    def linear_shapes(self) -> dict[str, tuple[int, int]]:
+        """(out_features, in_features) of each linear layer of one block, by its name in the HF code."""
+        d, kv = self.d_model, self.n_kv_head * self.head_dim
+        return {
+            "q_proj": (d, d), "k_proj": (kv, d), "v_proj": (kv, d), "o_proj": (d, d),
+            "gate_proj": (self.d_ff, d), "up_proj": (self.d_ff, d), "down_proj": (d, self.d_ff),
+        }
+
+
+#: LLaMA 2 (Touvron et al. 2023b, arXiv:2307.09288, Table 1: 7B, 13B, 70B; grouped-query
+#: attention for 70B).  Layer sizes from the config.json of Meta's model cards
+#: (huggingface.co/meta-llama/Llama-2-7b-hf, -13b-hf, -70b-hf); parameter counts as the
+#: cards report them (6.74B, 13.0B, 69.0B).  parameter_count() rebuilds each from the
+#: layer sizes, and the tests check that it matches.
+LLAMA2: dict[str, LlamaConfig] = {
+    "LLaMA 2 7B": LlamaConfig("LLaMA 2 7B", 32, 4096, 32, 32, 11008, 32000, 6_738_415_616),
+    "LLaMA 2 13B": LlamaConfig("LLaMA 2 13B", 40, 5120, 40, 40, 13824, 32000, 13_015_864_320),
+    "LLaMA 2 70B": LlamaConfig("LLaMA 2 70B", 80, 8192, 64, 8, 28672, 32000, 68_976_648_192),
+}
+
+
+def parameter_count(cfg: LlamaConfig) -> int:
+    """Parameters of a LLaMA-style model from its layer sizes.
+
+    Token embedding and output head (not tied): ``2 V d``; per block the seven
+    linear layers (no biases) and two RMSNorm weight vectors; one final RMSNorm.
+    """
+    per_block = sum(o * i for o, i in cfg.linear_shapes().values()) + 2 * cfg.d_model
+    return 2 * cfg.vocab_size * cfg.d_model + cfg.n_layer * per_block + cfg.d_model
+
+
+def lora_parameter_count_llama(cfg: LlamaConfig, r: int = 16, targets=("q_proj", "v_proj")) -> int:
+    """LoRA adapter parameters on ``targets`` in every block: ``r (d_out + d_in)`` per adapted layer."""
+    shapes = cfg.linear_shapes()
+    unknown = set(targets) - set(shapes)
+    if unknown:
+        raise ValueError(f"Unknown LLaMA layer(s) {sorted(unknown)}; choose from {', '.join(shapes)}.")
+    return cfg.n_layer * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+
+
+#: Bytes per parameter of each part, for trainable parameters: (weight, gradient, optimizer).
+FP32_ADAM = (4, 4, 4 * ADAM_STATES)  # 16 bytes
+MIXED_ADAM = (2, 2, 12)  # 16 bytes: ZeRO section 3.1 (fp16 weight and grad; fp32 master, m, v)
+#: Bits per frozen parameter in QLoRA: 4-bit NF4 plus double-quantised constants (Dettmers et al. 2023).
+QLORA_BITS = 4 + 8 / 64 + 32 / (64 * 256)
+
+
+def scale_table(models: dict[str, LlamaConfig] | None = None, r: int = 16,
+                targets=("q_proj", "v_proj")) -> list[Memory]:
+    """Model-state memory of fine-tuning each model four ways (bytes, model states only).
+
+    * full fine-tuning, fp32 AdamW: 16 bytes per parameter;
+    * full fine-tuning, mixed-precision AdamW: 2 + 2 + 12 = 16 bytes per parameter (ZeRO, section 3.1);
+    * LoRA on ``targets`` with rank ``r``: frozen 16-bit base (2 bytes per parameter),
+      adapters trained in mixed precision (16 bytes each);
+    * QLoRA: frozen 4-bit NF4 base with double-quantised constants (:data:`QLORA_BITS`
+      per parameter), the same adapters.
+    """
+    rows = []
+    for name, cfg in (models or LLAMA2).items():
+        n = cfg.published_params
+        lora = lora_parameter_count_llama(cfg, r=r, targets=targets)
+        w, g, o = FP32_ADAM
+        rows.append(Memory(f"{name}: full, fp32", n, n, w * n, g * n, o * n))
+        w, g, o = MIXED_ADAM
+        rows.append(Memory(f"{name}: full, mixed precision", n, n, w * n, g * n, o * n))
+        rows.append(Memory(f"{name}: LoRA r={r}, 16-bit base", n + lora, lora, 2 * n + w * lora, g * lora, o * lora))
+        base_4bit = round(n * QLORA_BITS / 8)
+        rows.append(Memory(f"{name}: QLoRA r={r}, 4-bit base", n + lora, lora, base_4bit + w * lora, g * lora, o * lora))
+    return rows

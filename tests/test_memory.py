@@ -1,0 +1,96 @@
+"""Memory accounting (llmlab.memory): the arithmetic agrees with what PyTorch allocates."""
+
+import pytest
+import torch
+from llmlab.gpt import GPT, GPTConfig
+from llmlab.lora import apply_lora
+from llmlab.memory import (
+    LLAMA2,
+    MIXED_ADAM,
+    QLORA_BITS,
+    lora_parameter_count_llama,
+    measured_memory,
+    parameter_count,
+    scale_table,
+    training_memory,
+)
+
+
+def small_gpt() -> GPT:
+    return GPT(GPTConfig(vocab_size=30, block_size=16, n_layer=2, n_head=2, n_embd=32))
+
+
+def one_adamw_step(model):
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    idx = torch.randint(30, (2, 8))
+    model(idx, idx)[1].backward()
+    opt.step()
+    return opt
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_computed_memory_equals_pytorch_allocations(lora):
+    model = small_gpt()
+    if lora:
+        apply_lora(model, r=4, alpha=8)
+    opt = one_adamw_step(model)
+    computed, measured = training_memory(model), measured_memory(model, opt)
+    assert computed.weights == measured.weights
+    assert computed.gradients == measured.gradients
+    assert computed.optimizer == measured.optimizer
+    assert computed.total == measured.total
+
+
+def test_full_fine_tuning_costs_16_bytes_per_parameter_lora_far_less():
+    full = training_memory(small_gpt())
+    n = full.params_total
+    assert full.weights == 4 * n and full.gradients == 4 * n
+    assert full.optimizer == 8 * n + 4 * len(list(small_gpt().parameters()))  # + AdamW step counters
+    lora_model = apply_lora(small_gpt(), r=2, alpha=2)
+    lora = training_memory(lora_model)
+    assert lora.weights > full.weights  # the adapters add a little weight...
+    assert lora.gradients + lora.optimizer < (full.gradients + full.optimizer) / 10  # ...and save the rest
+
+
+def test_tied_weights_count_once():
+    model = small_gpt()
+    shared = model.transformer.wte.weight.numel()
+    naive = sum(p.numel() for _, p in model.named_parameters(remove_duplicate=False))
+    assert training_memory(model).params_total == naive - shared
+
+
+def test_measuring_before_a_step_is_a_clear_error():
+    model = small_gpt()
+    with pytest.raises(ValueError, match="optimizer.step"):
+        measured_memory(model, torch.optim.AdamW(model.parameters()))
+
+
+@pytest.mark.parametrize("name", list(LLAMA2))
+def test_llama2_parameter_counts_rebuilt_from_layer_sizes(name):
+    cfg = LLAMA2[name]
+    assert parameter_count(cfg) == cfg.published_params
+
+
+def test_llama2_lora_adapter_size_by_hand():
+    cfg = LLAMA2["LLaMA 2 7B"]
+    # r = 16 on W_q and W_v (4096 x 4096 each) in 32 blocks: 32 * 2 * 16 * (4096 + 4096)
+    assert lora_parameter_count_llama(cfg, r=16) == 8_388_608
+    # 70B uses grouped-query attention: v_proj maps 8192 -> 8 heads x 128 = 1024
+    assert lora_parameter_count_llama(LLAMA2["LLaMA 2 70B"], r=1, targets=("v_proj",)) == 80 * (1024 + 8192)
+    with pytest.raises(ValueError, match="Unknown LLaMA layer"):
+        lora_parameter_count_llama(cfg, targets=("c_attn",))
+
+
+def test_scale_table_arithmetic():
+    rows = {r.label: r for r in scale_table(r=16)}
+    n = LLAMA2["LLaMA 2 7B"].published_params
+    assert rows["LLaMA 2 7B: full, mixed precision"].total == 16 * n == sum(MIXED_ADAM) * n
+    assert rows["LLaMA 2 7B: full, fp32"].total == 16 * n
+    lora = rows["LLaMA 2 7B: LoRA r=16, 16-bit base"]
+    assert lora.total == 2 * n + 16 * 8_388_608
+    qlora = rows["LLaMA 2 7B: QLoRA r=16, 4-bit base"]
+    assert qlora.total < lora.total / 3
+    assert QLORA_BITS == pytest.approx(4.127, abs=1e-3)  # Dettmers et al. 2023: 0.127 bits of constants
+    # 70B full fine-tuning needs over a terabyte of model states; QLoRA fits a 48 GB card
+    assert rows["LLaMA 2 70B: full, mixed precision"].total > 1e12
+    assert rows["LLaMA 2 70B: QLoRA r=16, 4-bit base"].total < 48e9
