@@ -1,0 +1,124 @@
+"""Tests of llmlab.landscape: the shipped model table is complete, sourced and right where it matters."""
+
+import csv
+from dataclasses import fields
+
+import pytest
+from llmlab import landscape as ls
+
+
+@pytest.fixture(scope="module")
+def models():
+    return ls.load_models()
+
+
+def test_columns_match_the_dataclass():
+    assert [f.name for f in fields(ls.ModelInfo)] == list(ls.COLUMNS)
+
+
+def test_every_row_is_sourced_and_in_units(models):
+    assert len(models) >= 30
+    for m in models:
+        assert m.source.startswith("https://"), m.name
+        for figure in ("parameters", "layers", "context"):
+            assert m.source_of(figure).startswith("https://")
+        assert m.family in ls.FAMILIES
+        assert 2017 <= m.year <= 2030 and m.released.startswith(str(m.year))
+        if m.parameters_millions is not None:
+            # millions: between 10M and 10 trillion
+            assert 10 <= m.parameters_millions <= 1e7, m.name
+        else:
+            assert "undisclosed" in m.notes.lower() or "never published" in m.notes.lower(), m.name
+        if m.context_tokens is not None:
+            assert 128 <= m.context_tokens <= 10_000_000
+
+
+def test_required_models_present(models):
+    names = {m.name for m in models}
+    for required in ["GPT-1", "BERT-Base", "BERT-Large", "GPT-2 XL", "GPT-3", "BART-Large", "T5-11B",
+                     "Flan-T5-Small", "Flan-T5-XXL", "CodeT5+ 16B", "LLaMA-7B", "LLaMA-65B",
+                     "Llama-2-7B", "Llama-2-70B", "Falcon-7B", "Falcon-40B", "Falcon-180B",
+                     "Claude 2", "GPT-4", "GPT-4-32k"]:
+        assert required in names
+
+
+@pytest.mark.parametrize("name, context", [
+    ("GPT-1", 512), ("GPT-2 XL", 1024), ("GPT-3", 2048), ("BERT-Base", 512), ("BERT-Large", 512),
+    ("LLaMA-7B", 2048), ("LLaMA-65B", 2048), ("Llama-2-7B", 4096), ("Llama-2-70B", 4096),
+    ("GPT-4", 8192), ("GPT-4-32k", 32768), ("Claude 2", 100_000), ("Claude 2.1", 200_000),
+])
+def test_context_lengths_that_popular_summaries_get_wrong(models, name, context):
+    assert ls.find(models, name).context_tokens == context
+
+
+def test_undisclosed_stays_undisclosed(models):
+    gpt4 = ls.find(models, "GPT-4")
+    assert gpt4.parameters_millions is None and gpt4.layers is None
+    assert "rumour" in gpt4.notes
+    for m in models:
+        if m.organisation == "Anthropic":
+            assert m.parameters_millions is None
+
+
+def test_known_sizes(models):
+    assert ls.find(models, "GPT-3").parameters == 175e9
+    assert ls.find(models, "BERT-Base").parameters_millions == 110
+    assert ls.find(models, "BERT-Large").layers == 24
+    assert ls.find(models, "Falcon-180B").parameters_millions == 180_000
+    assert [m.family for m in models if m.series == "T5"] == ["encoder-decoder"] * 5
+
+
+def test_sorted_by_release(models):
+    assert [m.released for m in models] == sorted(m.released for m in models)
+
+
+def test_format_and_find():
+    assert ls.format_parameters(117) == "117M"
+    assert ls.format_parameters(1542) == "1.54B"
+    assert ls.format_parameters(175000) == "175B"
+    assert ls.format_parameters(None) == "undisclosed"
+    with pytest.raises(KeyError, match="did you mean"):
+        ls.find(ls.load_models(), "GPT-5o")
+
+
+def test_markdown_table(models):
+    md = ls.markdown_table(models)
+    assert md.count("\n") == len(models) + 1
+    assert "| GPT-4 |" in md and "undisclosed" in md
+
+
+def _write(tmp_path, rows):
+    path = tmp_path / "m.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=ls.COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+GOOD = dict(name="X", series="X", organisation="Org", year="2020", released="2020-05", family="decoder",
+            objective="causal LM", parameters_millions="100", layers="12", context_tokens="1024",
+            source="https://example.org/paper", parameters_source="", layers_source="", context_source="",
+            notes="")
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"source": ""}, "no source"),
+    ({"source": "arxiv 1234"}, "https"),
+    ({"family": "encoder-only"}, "family"),
+    ({"year": "1999", "released": "1999-01"}, "implausible"),
+    ({"released": "2021-05"}, "YYYY-MM"),
+    ({"parameters_millions": "-5"}, "positive"),
+    ({"parameters_millions": "175e9"}, "millions"),
+    ({"parameters_millions": "lots"}, "not a number"),
+    ({"parameters_millions": ""}, "notes"),
+])
+def test_validation_rejects_bad_rows(tmp_path, change, message):
+    with pytest.raises(ls.ModelTableError, match=message):
+        ls.load_models(_write(tmp_path, [{**GOOD, **change}]))
+
+
+def test_validation_accepts_a_good_row_and_rejects_duplicates(tmp_path):
+    assert ls.load_models(_write(tmp_path, [GOOD]))[0].parameters == 1e8
+    with pytest.raises(ls.ModelTableError, match="duplicate"):
+        ls.load_models(_write(tmp_path, [GOOD, GOOD]))
