@@ -223,3 +223,76 @@ def test_learned_positions_of_a_gpt():
     gpt = pytest.importorskip("llmlab.gpt")
     model = gpt.GPT(gpt.GPTConfig(vocab_size=11, block_size=16, n_layer=1, n_head=2, n_embd=8))
     assert P.learned_positions(model).shape == (16, 8)
+
+
+# --------------------------------------------------------------------------- figures
+def test_figures_build_with_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from llmlab.plots import positional as pp
+
+    pe = P.sinusoidal(30, 16)
+    figs = [
+        pp.encoding_heatmap(pe),
+        pp.dimension_lines(pe, [0, 5]),
+        pp.wavelength_plot(16),
+        pp.similarity_heatmap(P.position_similarity(pe)),
+        pp.learned_vs_sinusoidal(torch.randn(30, 16)),
+        pp.rope_2d(),
+        pp.embedding_sum(torch.randn(3, 16), pe[:3], ["a", " ", "b"]),
+    ]
+    for fig in figs:
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                continue
+            assert ax.get_title() and ax.get_xlabel(), ax
+        plt.close(fig)
+    with pytest.raises(ValueError, match="dims"):
+        pp.dimension_lines(pe, [16])
+    with pytest.raises(ValueError, match="labels"):
+        pp.embedding_sum(torch.randn(3, 16), pe[:3], ["a"])
+
+
+def test_interactive_figure_sliders_and_size():
+    import plotly.io as pio
+    from llmlab.plots import positional as pp
+
+    fig = pp.interactive_sinusoidal(d_models=(8, 16), position_counts=(5, 20))
+    d_slider, n_slider = fig.layout.sliders
+    assert [s.label for s in d_slider.steps] == ["8", "16"]
+    assert [s.label for s in n_slider.steps] == ["5", "20"]
+    z16 = np.asarray(d_slider.steps[1].args[0]["z"][0])
+    np.testing.assert_allclose(z16, P.sinusoidal(20, 16).numpy(), atol=1e-3)
+    assert n_slider.steps[0].args[0]["yaxis.range"] == [4.5, -0.5]
+    assert len(pio.to_json(pp.interactive_sinusoidal())) < 1_000_000  # the default stays lean
+
+
+# --------------------------------------------------------------------------- exercise checkers
+def test_checkers(capsys):
+    from llmlab.exercises import positional as ex
+
+    assert ex.check_pe_value(math.cos(0.2))
+    assert not ex.check_pe_value(math.sin(2 / 10000 ** (3 / 8)))
+    assert "pairs" in capsys.readouterr().out
+    assert not ex.check_pe_value(None)
+
+    assert ex.check_sinusoidal(lambda n, d: P.sinusoidal(n, d).numpy())
+    assert not ex.check_sinusoidal(lambda n, d: np.zeros((n, d)))
+    assert not ex.check_sinusoidal(lambda n, d: 1 / 0)  # a crash is a hint, not a traceback
+
+    def rope_pair(a, b, m, theta):
+        c, s = math.cos(m * theta), math.sin(m * theta)
+        return a * c - b * s, a * s + b * c
+
+    assert ex.check_rope_pair(rope_pair)
+    assert not ex.check_rope_pair(lambda a, b, m, t: (a, b))
+
+    class Toy(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = torch.nn.ModuleDict({"wpe": torch.nn.Embedding(64, 4)})
+
+    assert ex.check_max_positions(64, Toy())
+    assert not ex.check_max_positions(65, Toy())

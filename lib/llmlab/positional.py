@@ -149,14 +149,14 @@ def learned_positions(model) -> Tensor:
     return weight.detach().float().cpu().clone()
 
 
-def pca_2d(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Project rows of ``x`` ``(n, d)`` on their first two principal components.
+def pca_2d(x) -> tuple[Tensor, Tensor]:
+    """Project the rows of ``x`` ``(n, d)`` (tensor or array) on their first two principal components.
 
     Returns ``(coords (n, 2), explained (2,))``, ``explained`` being the fraction of the
     variance each component carries.  Signs are fixed so the largest-magnitude loading
     of each component is positive (stable across runs and thread counts).
     """
-    x = x.detach().double()
+    x = torch.as_tensor(x).detach().cpu().double()  # (n, d)
     x = x - x.mean(dim=0, keepdim=True)
     _, s, vh = torch.linalg.svd(x, full_matrices=False)  # vh: (k, d)
     comps = vh[:2]  # (2, d)
