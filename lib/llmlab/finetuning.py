@@ -1,0 +1,398 @@
+"""Instruction tuning (supervised fine-tuning) of the course's mini GPT (lesson 05).
+
+Pre-training teaches a model to continue text; supervised fine-tuning (SFT)
+teaches it a job, from examples of instructions and the wanted responses
+(Ouyang et al. 2022, "Training language models to follow instructions with
+human feedback", arXiv:2203.02155, step 1; Wei et al. 2022, FLAN).  This module
+holds the pieces of lesson 05:
+
+* an instruction data set, generated reproducibly from a seed: four kinds of
+  short tasks a small character-level model can learn in minutes on a CPU,
+  split into training and held-out examples that never overlap;
+* the prompt template, in the style of Stanford Alpaca (Taori et al. 2023)
+  ``### Instruction:`` / ``### Response:``;
+* batches whose targets are the response only: every prompt position has the
+  target -100, which the GPT's loss ignores, so the model is trained to answer,
+  not to write instructions;
+* greedy answering and exact-match accuracy per task kind;
+* how far fine-tuning moved each layer, and the loss on the pre-training corpus
+  (what the model forgot).
+
+LoRA lives in :mod:`llmlab.lora`, the memory arithmetic in :mod:`llmlab.memory`.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+# ---------------------------------------------------------------- the template
+INSTRUCTION_HEADER = "### Instruction:\n"
+RESPONSE_HEADER = "\n\n### Response:\n"
+#: A response ends with a newline: the model learns to write it, and answering stops there.
+END = "\n"
+
+
+def format_prompt(instruction: str) -> str:
+    """The prompt the model sees: ``### Instruction:\\n<instruction>\\n\\n### Response:\\n``."""
+    return f"{INSTRUCTION_HEADER}{instruction}{RESPONSE_HEADER}"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One instruction and the response we want, with the kind of task it is."""
+
+    kind: str
+    instruction: str
+    response: str
+
+    @property
+    def prompt(self) -> str:
+        return format_prompt(self.instruction)
+
+    @property
+    def text(self) -> str:
+        """Prompt, response and the end-of-response newline: what the model is trained on."""
+        return self.prompt + self.response + END
+
+
+# ---------------------------------------------------------------- the tasks
+#: What each kind of task asks, and what "held-out" means for it.
+TASK_KINDS: dict[str, str] = {
+    "upper": "write a word in capitals (held-out: words never seen in fine-tuning)",
+    "reverse": "spell a 3-5 letter word backwards (held-out: unseen words)",
+    "pattern": "continue a repeating pattern of 2 or 3 words (held-out: patterns of unseen words)",
+    "capital": (
+        "name a country's capital from a small fact table (held-out: a known fact asked in a "
+        "wording never paired with that country in training; a model cannot know a fact it was never shown)"
+    ),
+}
+
+#: The fact table (country, capital): ASCII only, so every character is in the course model's vocabulary.
+CAPITALS: tuple[tuple[str, str], ...] = (
+    ("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Spain", "Madrid"),
+    ("Egypt", "Cairo"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago"),
+    ("Cuba", "Havana"), ("Greece", "Athens"), ("Norway", "Oslo"), ("Russia", "Moscow"),
+    ("China", "Beijing"), ("Canada", "Ottawa"), ("Germany", "Berlin"), ("Poland", "Warsaw"),
+    ("Sweden", "Stockholm"), ("Ireland", "Dublin"), ("Austria", "Vienna"), ("Turkey", "Ankara"),
+    ("Iran", "Tehran"), ("Portugal", "Lisbon"), ("Thailand", "Bangkok"), ("Finland", "Helsinki"),
+)
+#: Three wordings of the same question; each country has one of them held out.
+CAPITAL_QUESTIONS: tuple[str, ...] = (
+    "What is the capital of {}?",
+    "Name the capital city of {}.",
+    "{} has which capital?",
+)
+
+_INSTRUCTIONS = {
+    "upper": "Write in capitals: {}",
+    "reverse": "Reverse the letters: {}",
+    "pattern": "Continue the pattern: {}",
+}
+
+
+def word_pool(text: str | None = None, min_len: int = 3, max_len: int = 6, min_count: int = 5) -> list[str]:
+    """Lower-case words of ``min_len``-``max_len`` letters seen at least ``min_count`` times in ``text``.
+
+    ``text`` defaults to the course corpus (``llmlab.data.load_text("wiki-news")``), so the
+    words are real English the model has read.  Sorted, so the pool is the same on every machine.
+    """
+    if text is None:
+        from llmlab.data import load_text
+
+        text = load_text("wiki-news")
+    words = re.findall(rf"(?<![A-Za-z])[a-z]{{{min_len},{max_len}}}(?![A-Za-z])", text)
+    counts = collections.Counter(words)
+    return sorted(w for w, n in counts.items() if n >= min_count)
+
+
+def split_words(words: Sequence[str], held_out_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
+    """Shuffle ``words`` with ``seed`` and cut them into (training words, held-out words), disjoint."""
+    if not 0 < held_out_fraction < 1:
+        raise ValueError(f"held_out_fraction must be between 0 and 1, got {held_out_fraction}.")
+    pool = sorted(set(words))
+    random.Random(seed).shuffle(pool)
+    n_held = max(1, round(len(pool) * held_out_fraction))
+    return sorted(pool[n_held:]), sorted(pool[:n_held])
+
+
+def _word_examples(kind: str, words: Sequence[str], n: int, rng: random.Random) -> list[Example]:
+    """``n`` distinct examples of a word task, drawn from ``words``."""
+    out: dict[str, Example] = {}
+    tries = 0
+    while len(out) < n and tries < 50 * n:
+        tries += 1
+        if kind == "upper":
+            w = rng.choice(words)
+            ex = Example(kind, _INSTRUCTIONS[kind].format(w), w.upper())
+        elif kind == "reverse":
+            w = rng.choice([x for x in words if len(x) <= 5])
+            ex = Example(kind, _INSTRUCTIONS[kind].format(w), w[::-1])
+        elif kind == "pattern":
+            period = rng.choice((2, 3))
+            cycle = rng.sample([x for x in words if len(x) <= 4], period)
+            shown = rng.randint(period + 1, 2 * period + 1)  # at least one full cycle and one repeat
+            seq = [cycle[i % period] for i in range(shown + 1)]
+            ex = Example(kind, _INSTRUCTIONS[kind].format(" ".join(seq[:-1])), seq[-1])
+        else:
+            raise ValueError(f"Unknown word task {kind!r}.")
+        out.setdefault(ex.instruction, ex)
+    return list(out.values())
+
+
+def _capital_examples(seed: int) -> tuple[list[Example], list[Example]]:
+    """All (country, wording) pairs; for each country the wording ``(i + seed) % 3`` is held out."""
+    train, held = [], []
+    for i, (country, capital) in enumerate(CAPITALS):
+        for j, question in enumerate(CAPITAL_QUESTIONS):
+            ex = Example("capital", question.format(country), capital)
+            (held if j == (i + seed) % len(CAPITAL_QUESTIONS) else train).append(ex)
+    return train, held
+
+
+@dataclass
+class InstructionData:
+    """Training and held-out examples, and the words each side was built from."""
+
+    train: list[Example]
+    held_out: list[Example]
+    train_words: list[str] = field(repr=False)
+    held_out_words: list[str] = field(repr=False)
+    seed: int = 0
+
+    def by_kind(self, split: str = "held_out") -> dict[str, list[Example]]:
+        examples = self.train if split == "train" else self.held_out
+        out: dict[str, list[Example]] = {k: [] for k in TASK_KINDS}
+        for ex in examples:
+            out[ex.kind].append(ex)
+        return out
+
+    def summary(self) -> list[dict[str, object]]:
+        """One row per task kind: what it asks, and how many distinct training and held-out examples."""
+        train, held = self.by_kind("train"), self.by_kind("held_out")
+        return [
+            {"kind": k, "task": TASK_KINDS[k], "train (distinct)": len({e.instruction for e in train[k]}),
+             "held-out": len(held[k])}
+            for k in TASK_KINDS
+        ]
+
+
+def make_instruction_data(n_train: int = 600, n_held_out: int = 50, seed: int = 0,
+                          words: Sequence[str] | None = None) -> InstructionData:
+    """The lesson's instruction data set, the same for the same arguments.
+
+    Args:
+        n_train: training examples per word task kind (the 48 capital questions of the
+            training side are repeated to the same count, so each kind weighs the same).
+        n_held_out: held-out examples per word task kind (capital: one per country, 24).
+        seed: fixes which words are held out and which examples are drawn.
+        words: the word pool (default: :func:`word_pool` of the course corpus).
+
+    The word tasks draw training examples from the training words only and held-out
+    examples from the held-out words only, so a held-out word was never seen in
+    fine-tuning: getting it right means the model learned the *rule*.
+    """
+    train_words, held_words = split_words(words if words is not None else word_pool(), seed=seed)
+    rng = random.Random(seed)
+    train: list[Example] = []
+    held: list[Example] = []
+    for kind in ("upper", "reverse", "pattern"):
+        train += _word_examples(kind, train_words, n_train, rng)
+        held += _word_examples(kind, held_words, n_held_out, rng)
+    cap_train, cap_held = _capital_examples(seed)
+    train += [cap_train[i % len(cap_train)] for i in range(n_train)]
+    held += cap_held
+    rng.shuffle(train)
+    return InstructionData(train, held, train_words, held_words, seed)
+
+
+# ---------------------------------------------------------------- targets and batches
+IGNORE_INDEX = -100  # the GPT's loss skips targets equal to this (F.cross_entropy ignore_index)
+
+
+def encode_example(example: Example, tokenizer) -> tuple[list[int], int]:
+    """Token ids of ``example.text`` and the number of prompt tokens at its start."""
+    prompt_ids = tokenizer.encode(example.prompt)
+    ids = tokenizer.encode(example.text)
+    if ids[: len(prompt_ids)] != prompt_ids:  # a tokenizer that merges across the boundary
+        raise ValueError("The tokenizer encodes the prompt differently inside the full text; use a character tokenizer.")
+    return ids, len(prompt_ids)
+
+
+def sft_inputs_and_targets(ids: Sequence[int], n_prompt: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Next-token inputs and targets with the prompt masked out.
+
+    ``x = ids[:-1]``, ``y = ids[1:]``; ``y[t]`` is the token after position ``t``.  The
+    targets that are prompt tokens (``y[: n_prompt - 1]``) become -100, so the loss
+    counts only the response and its end-of-response newline.  Returns two ``(len(ids) - 1,)``
+    long tensors.
+    """
+    ids = torch.as_tensor(list(ids), dtype=torch.long)
+    if not 1 <= n_prompt < len(ids):
+        raise ValueError(f"n_prompt must be between 1 and len(ids) - 1 = {len(ids) - 1}, got {n_prompt}.")
+    x, y = ids[:-1].clone(), ids[1:].clone()
+    y[: n_prompt - 1] = IGNORE_INDEX
+    return x, y
+
+
+class InstructionBatches:
+    """Padded SFT batches for ``llmlab.training.train``: ``sample(split, batch_size, generator) -> (x, y)``.
+
+    Every example becomes one row of length ``L`` (the longest example, at most the
+    model's ``block_size``): inputs padded with the newline token, targets with -100,
+    so the padding neither leaks into earlier positions (the model is causal) nor
+    counts in the loss.  ``split`` is ``"train"`` or ``"val"`` (the held-out examples).
+    """
+
+    def __init__(self, data: InstructionData, tokenizer, block_size: int | None = None):
+        self.tokenizer = tokenizer
+        self.tensors = {
+            "train": self._stack(data.train, tokenizer, block_size),
+            "val": self._stack(data.held_out, tokenizer, block_size),
+        }
+
+    @staticmethod
+    def _stack(examples: Sequence[Example], tokenizer, block_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [sft_inputs_and_targets(*encode_example(ex, tokenizer)) for ex in examples]
+        length = max(len(x) for x, _ in pairs)
+        if block_size is not None and length > block_size:
+            raise ValueError(f"The longest example needs {length} positions, more than block_size={block_size}.")
+        pad = tokenizer.encode(END)[0]
+        X = torch.full((len(pairs), length), pad, dtype=torch.long)  # (N, L)
+        Y = torch.full((len(pairs), length), IGNORE_INDEX, dtype=torch.long)  # (N, L)
+        for i, (x, y) in enumerate(pairs):
+            X[i, : len(x)] = x
+            Y[i, : len(y)] = y
+        return X, Y
+
+    def __len__(self) -> int:
+        return len(self.tensors["train"][0])
+
+    def sample(self, split: str, batch_size: int, generator: torch.Generator | None = None):
+        """A random batch ``(x (B, L), y (B, L))`` of ``split`` ("train" or "val")."""
+        if split not in self.tensors:
+            raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
+        X, Y = self.tensors[split]
+        rows = torch.randint(len(X), (batch_size,), generator=generator)
+        return X[rows], Y[rows]
+
+
+def loss_mask_view(example: Example, tokenizer) -> list[tuple[str, bool]]:
+    """``(character, carries loss)`` for each token of ``example.text``: what the highlighted view shows.
+
+    The first token never is a target; a token carries the loss when it is a target
+    that is not -100, i.e. part of the response (or its end-of-response newline).
+    """
+    ids, n_prompt = encode_example(example, tokenizer)
+    _, y = sft_inputs_and_targets(ids, n_prompt)
+    flags = [False] + [bool(t != IGNORE_INDEX) for t in y.tolist()]
+    return [(tokenizer.decode([i]), f) for i, f in zip(ids, flags, strict=True)]
+
+
+# ---------------------------------------------------------------- answering and scoring
+@torch.no_grad()
+def answer(model: nn.Module, tokenizer, instructions: Sequence[str], max_new_tokens: int = 16) -> list[str]:
+    """The model's greedy answer to each instruction, cut at the end-of-response newline.
+
+    Prompts of equal length are decoded together, one batch per length, with the
+    GPT's KV cache; greedy = always the most likely next character (no sampling), so
+    the answer is deterministic.
+    """
+    was_training = model.training
+    model.eval()
+    end_id = tokenizer.encode(END)[0]
+    prompts = [tokenizer.encode(format_prompt(s)) for s in instructions]
+    groups: dict[int, list[int]] = collections.defaultdict(list)
+    for i, p in enumerate(prompts):
+        groups[len(p)].append(i)
+    answers: list[str] = [""] * len(prompts)
+    device = next(model.parameters()).device
+    for length, members in sorted(groups.items()):
+        steps = min(max_new_tokens, model.config.block_size - length)
+        idx = torch.tensor([prompts[i] for i in members], device=device)  # (b, T)
+        out = _greedy(model, idx, steps)  # (b, steps)
+        for row, i in enumerate(members):
+            ids = out[row].tolist()
+            ids = ids[: ids.index(end_id)] if end_id in ids else ids
+            answers[i] = tokenizer.decode(ids)
+    model.train(was_training)
+    return answers
+
+
+def _greedy(model: nn.Module, idx: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` greedy tokens after ``idx (b, T)`` with the KV cache: ``(b, steps)``."""
+    from llmlab.generation import generate
+
+    return generate(model, idx, max_new_tokens=steps, top_k=1)[:, idx.size(1):]
+
+
+@dataclass
+class Evaluation:
+    """Exact-match results: one row per example, and the accuracy per task kind."""
+
+    rows: list[dict[str, object]]
+
+    def accuracy(self) -> dict[str, float]:
+        """Fraction of exact matches per kind, plus "all" (the mean over examples)."""
+        out: dict[str, list[bool]] = collections.defaultdict(list)
+        for r in self.rows:
+            out[r["kind"]].append(bool(r["correct"]))
+            out["all"].append(bool(r["correct"]))
+        return {k: sum(v) / len(v) for k, v in out.items()}
+
+    def examples(self, kind: str, correct: bool, n: int = 3) -> list[dict[str, object]]:
+        return [r for r in self.rows if r["kind"] == kind and bool(r["correct"]) == correct][:n]
+
+
+def evaluate(model: nn.Module, tokenizer, examples: Sequence[Example], max_new_tokens: int = 16) -> Evaluation:
+    """Exact-match accuracy of the model's greedy answers: right only if every character matches."""
+    got = answer(model, tokenizer, [e.instruction for e in examples], max_new_tokens=max_new_tokens)
+    return Evaluation([
+        {"kind": e.kind, "instruction": e.instruction, "expected": e.response, "answer": g,
+         "correct": g == e.response}
+        for e, g in zip(examples, got, strict=True)
+    ])
+
+
+# ---------------------------------------------------------------- what changed
+@torch.no_grad()
+def weight_change(before: nn.Module, after: nn.Module) -> list[dict[str, object]]:
+    """Relative change ``||W_after - W_before|| / ||W_before||`` of every weight matrix and embedding.
+
+    Rows in model order: ``name``, ``layer`` (the block index, or "embeddings"/"final"),
+    ``relative change``.  Both models must have the same parameter names (merge LoRA first).
+    """
+    old = dict(before.named_parameters())
+    rows = []
+    for name, p in after.named_parameters():
+        if p.dim() < 2 or name not in old:
+            continue  # biases and LayerNorm gains: vectors, left out to keep the picture readable
+        m = re.search(r"\.h\.(\d+)\.", name)
+        layer = f"block {m.group(1)}" if m else ("embeddings" if "wte" in name or "wpe" in name else "final")
+        change = (p - old[name]).norm() / old[name].norm().clamp_min(1e-12)
+        rows.append({"name": name, "layer": layer, "relative change": float(change)})
+    return rows
+
+
+@torch.no_grad()
+def corpus_loss(model: nn.Module, ids: torch.Tensor, block_size: int, n_batches: int = 8,
+                batch_size: int = 16, seed: int = 0) -> float:
+    """Mean next-character loss (nats) on random windows of a token stream ``ids (N,)``: the same windows every call."""
+    was_training = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
+    losses = []
+    for _ in range(n_batches):
+        starts = torch.randint(len(ids) - block_size - 1, (batch_size,), generator=g)
+        x = torch.stack([ids[s: s + block_size] for s in starts]).to(device)  # (B, T)
+        y = torch.stack([ids[s + 1: s + block_size + 1] for s in starts]).to(device)  # (B, T)
+        losses.append(float(model(x, y)[1]))
+    model.train(was_training)
+    return sum(losses) / len(losses)
