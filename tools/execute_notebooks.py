@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import psutil
 from nbclient import NotebookClient
-from nbconvert.preprocessors import coalesce_streams
+from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_JSON = ROOT / "docs" / "notebook-runs.json"
@@ -87,10 +87,15 @@ def execute(path: Path, timeout: int = 1200) -> dict:
         with PeakMemory(pid) as memory:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
+        # NotebookClient.execute() would do this; executing cell by cell, we must:
+        # without it the saved widget views point at models that were never stored.
+        client.set_widgets_metadata()
     wall = time.perf_counter() - start
-    for cell in nb.cells:
+    coalesce = CoalesceStreamsPreprocessor()
+    for index, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
-            coalesce_streams(cell, {}, 0)
+            # One stream output per cell, with progress bars' carriage returns resolved.
+            coalesce.preprocess_cell(cell, {}, index)
             cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None) if not _has_widgets(nb) else None
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
