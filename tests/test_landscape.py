@@ -122,3 +122,29 @@ def test_validation_accepts_a_good_row_and_rejects_duplicates(tmp_path):
     assert ls.load_models(_write(tmp_path, [GOOD]))[0].parameters == 1e8
     with pytest.raises(ls.ModelTableError, match="duplicate"):
         ls.load_models(_write(tmp_path, [GOOD, GOOD]))
+
+
+def test_landscape_figures(models):
+    from llmlab.plots import landscape as pl
+
+    fig = pl.landscape_figure(models, "parameters")
+    plotted = sum(len(t.x) for t in fig.data)
+    assert plotted == sum(m.parameters is not None for m in models)
+    assert fig.layout.yaxis.type == "log"
+    assert "GPT-4" in " ".join(a.text for a in fig.layout.annotations if a.text.startswith("Not plotted"))
+    ctx = pl.landscape_figure(models, "context")
+    assert {t.name for t in ctx.data} == {"encoder", "encoder-decoder", "decoder", "undisclosed"}
+    with pytest.raises(ValueError, match="parameters"):
+        pl.landscape_figure(models, "flops")
+
+
+def test_family_masks_figure():
+    from llmlab import objectives as obj
+    from llmlab.plots import landscape as pl
+
+    src, tgt = list("abcde"), list("xyz")
+    fig = pl.family_masks_figure(obj.family_masks(5, 3), src, tgt)
+    assert len(fig.data) == 4 and all(t.zmin == 0 and t.zmax == 1 for t in fig.data)
+    assert fig.data[3].z == ((1,) * 5,) * 3 or list(map(list, fig.data[3].z)) == [[1] * 5] * 3
+    with pytest.raises(ValueError, match="family_masks"):
+        pl.family_masks_figure(obj.family_masks(4, 3), src, tgt)

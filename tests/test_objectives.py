@@ -187,3 +187,72 @@ def test_causal_mask_blocks_the_future_in_torch_attention():
     out2 = torch.nn.functional.scaled_dot_product_attention(q, k2, v2, attn_mask=mask)
     torch.testing.assert_close(out[..., :4, :], out2[..., :4, :])
     assert not torch.allclose(out[..., 4:, :], out2[..., 4:, :])
+
+
+# ---------------------------------------------------------------- the encoder-vs-decoder comparison
+
+
+def _tiny(causal, V=12, T=16):
+    from llmlab.gpt import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    return GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=1, n_head=2, n_embd=16, causal=causal)).eval()
+
+
+def test_masked_lm_stream_batches_are_masked_windows_of_the_text():
+    ids = _seq(3000, high=11)
+    stream = obj.MaskedLMStream(ids[:2500], ids[2500:], 16, mask_id=11, vocab_size=12)
+    g = torch.Generator().manual_seed(0)
+    x, y = stream.sample("train", 8, g)
+    assert x.shape == y.shape == (8, 16)
+    original = obj.mlm_reconstruct(x, y)
+    text = ids[:2500].tolist()
+    for row in original.tolist():  # each reconstructed row is a window of the training text
+        assert any(text[i : i + 16] == row for i in range(len(text) - 15))
+    assert (y != obj.IGNORE_INDEX).any()
+
+
+def test_predict_blank_uses_left_only_for_a_decoder_and_both_sides_for_an_encoder():
+    dec, enc = _tiny(True), _tiny(False)
+    w = _seq(4 * 16, high=11).view(4, 16)
+    w2 = w.clone()
+    w2[:, 9:] = (w2[:, 9:] + 1) % 11  # change everything right of the blank at 8
+    for model, depends in [(dec, False), (enc, True)]:
+        a = obj.predict_blank(model, w, 8, mask_id=11)
+        b = obj.predict_blank(model, w2, 8, mask_id=11)
+        assert a.shape == (4, 12)
+        assert (not torch.allclose(a, b)) == depends
+    # the decoder's blank logits are its next-token logits after the left context
+    ref, _ = dec(w[:, :8])
+    torch.testing.assert_close(obj.predict_blank(dec, w, 8, 11), ref[:, -1])
+    with pytest.raises(ValueError, match="position"):
+        obj.predict_blank(dec, w, 0, 11)
+
+
+def test_blank_scores_and_compare_on_tasks():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
+    s = obj.blank_scores(logits, torch.tensor([0, 1, 1]))
+    assert s["accuracy"] == pytest.approx(2 / 3)
+    assert s["loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 1])).item())
+    rows = obj.compare_on_tasks({"enc": _tiny(False), "dec": _tiny(True)}, _seq(64, high=11).view(4, 16), 11)
+    assert [(r["task"], r["model"], r["sees"]) for r in rows] == [
+        ("fill the middle blank", "enc", "both sides"), ("fill the middle blank", "dec", "left context only"),
+        ("predict the next token", "enc", "left context only"), ("predict the next token", "dec", "left context only"),
+    ]
+
+
+def test_fill_blanks_keeps_the_rest_and_never_writes_mask():
+    x = _seq(16, high=11)
+    for model in (_tiny(True), _tiny(False)):
+        out = obj.fill_blanks(model, x, [3, 4, 10], mask_id=11)
+        assert len(out) == 16 and 11 not in out
+        keep = [i for i in range(16) if i not in (3, 4, 10)]
+        assert [out[i] for i in keep] == [int(x[i]) for i in keep]
+    with pytest.raises(ValueError, match="blank positions"):
+        obj.fill_blanks(_tiny(True), x, [0], 11)
+
+
+def test_span_corrupt_with_a_given_noise_mask():
+    inp, tgt = obj.span_corrupt([5, 6, 7, 8, 9], SENTINELS, noise_mask=[False, True, True, False, True])
+    assert inp.tolist() == [5, SENTINELS[0], 8, SENTINELS[1]]
+    assert tgt.tolist() == [SENTINELS[0], 6, 7, SENTINELS[1], 9, SENTINELS[2]]

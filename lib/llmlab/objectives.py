@@ -217,6 +217,7 @@ def span_corrupt(
     mean_span_length: float = SPAN_MEAN_LENGTH,
     seed: int | None = 0,
     generator: torch.Generator | None = None,
+    noise_mask=None,
 ) -> Pair:
     """T5's span corruption of a 1-D token sequence.
 
@@ -227,6 +228,8 @@ def span_corrupt(
 
     ``sentinel_ids`` are ids reserved for this (T5 uses the last 100 ids of its
     vocabulary, ``<extra_id_0>`` ...); there must be one more than the number of spans.
+    ``noise_mask`` (bool, same length, True = dropped) replaces the random draw of
+    ``span_noise_mask``, to corrupt chosen spans.
     """
     x = _as_long(tokens)
     if x.dim() != 1:
@@ -234,8 +237,13 @@ def span_corrupt(
     sentinels = list(sentinel_ids)
     if set(sentinels) & set(x.tolist()):
         raise ValueError("the sequence already contains a sentinel id; reserve ids the text never uses.")
-    noise = span_noise_mask(len(x), noise_density=noise_density, mean_span_length=mean_span_length,
-                            seed=seed, generator=generator)
+    if noise_mask is None:
+        noise = span_noise_mask(len(x), noise_density=noise_density, mean_span_length=mean_span_length,
+                                seed=seed, generator=generator)
+    else:
+        noise = torch.as_tensor(noise_mask, dtype=torch.bool)
+        if noise.shape != x.shape:
+            raise ValueError(f"noise_mask has shape {tuple(noise.shape)}, the tokens {tuple(x.shape)}.")
     starts = noise & ~torch.cat([torch.tensor([False]), noise[:-1]])  # first token of each span
     num_spans = int(starts.sum())
     if len(sentinels) < num_spans + 1:
@@ -336,3 +344,129 @@ def family_masks(n_source: int, n_target: int | None = None) -> dict[str, torch.
         "decoder self-attention": causal_mask(n_target),
         "decoder cross-attention": torch.ones(n_target, n_source, dtype=torch.bool),
     }
+
+
+# --------------------------------------------------------------------------------------
+# Training batches and the encoder-vs-decoder comparison (lesson 06)
+# --------------------------------------------------------------------------------------
+
+
+class MaskedLMStream:
+    """Batches for masked-LM training: random windows of a token stream, BERT-masked.
+
+    ``sample(split, batch_size, generator)`` returns ``(x, y)``, both ``(B, T)``:
+    ``x`` the corrupted window, ``y`` the original token at the ~15% chosen
+    positions and ``IGNORE_INDEX`` elsewhere.  It plugs into
+    ``llmlab.training.train`` like ``llmlab.training.TokenStream`` (whose windows
+    it reuses), so the same loop trains a BERT-style encoder.
+    """
+
+    def __init__(self, train_ids, val_ids, block_size: int, mask_id: int, vocab_size: int,
+                 mask_prob: float = MLM_PROBABILITY):
+        from llmlab.training import TokenStream
+
+        self.windows = TokenStream(train_ids, val_ids, block_size)
+        self.mask_id, self.vocab_size, self.mask_prob = int(mask_id), int(vocab_size), float(mask_prob)
+
+    def sample(self, split: str, batch_size: int, generator: torch.Generator | None = None):
+        """``(x, y)``: two ``(batch_size, block_size)`` long tensors."""
+        g = generator if generator is not None else torch.Generator().manual_seed(0)
+        window, _ = self.windows.sample(split, batch_size, g)  # (B, T)
+        return mlm_mask(window, self.mask_id, self.vocab_size, mask_prob=self.mask_prob, generator=g)
+
+
+def heldout_windows(ids, length: int, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` random windows of ``length`` tokens from ``ids``, as an ``(n, length)`` LongTensor."""
+    ids = _as_long(ids, "ids").flatten()
+    if len(ids) <= length:
+        raise ValueError(f"need more than {length} tokens, got {len(ids)}.")
+    g = torch.Generator().manual_seed(seed)
+    starts = torch.randint(len(ids) - length, (n,), generator=g)  # (n,)
+    return torch.stack([ids[s : s + length] for s in starts.tolist()])  # (n, length)
+
+
+@torch.no_grad()
+def predict_blank(model, windows: torch.Tensor, position: int, mask_id: int, batch_size: int = 256) -> torch.Tensor:
+    """Logits ``(N, V)`` for the token at ``position`` of each window, the way each family can.
+
+    A bidirectional model (``model.config.causal`` False) gets the whole window
+    with ``mask_id`` at ``position``: it reads both sides.  A causal model gets
+    ``windows[:, :position]`` and predicts the next token: it can only read the
+    left side.  With ``position = T - 1`` both see exactly the same left context,
+    which measures next-token prediction.
+    """
+    if not 1 <= position < windows.shape[1]:
+        raise ValueError(f"position must be in 1..{windows.shape[1] - 1} (a causal model needs a left context).")
+    causal = getattr(model.config, "causal", True)
+    model.eval()
+    out = []
+    for chunk in windows.split(batch_size):
+        if causal:
+            logits, _ = model(chunk[:, :position])  # (b, position, V)
+            out.append(logits[:, -1])
+        else:
+            x = chunk.clone()
+            x[:, position] = mask_id
+            logits, _ = model(x)  # (b, T, V)
+            out.append(logits[:, position])
+    return torch.cat(out)  # (N, V)
+
+
+def blank_scores(logits: torch.Tensor, truth: torch.Tensor) -> dict[str, float]:
+    """Cross-entropy (nats) and top-1 accuracy of ``logits (N, V)`` against ``truth (N,)``."""
+    loss = torch.nn.functional.cross_entropy(logits.float(), truth).item()
+    acc = (logits.argmax(-1) == truth).float().mean().item()
+    return {"loss": loss, "accuracy": acc}
+
+
+def compare_on_tasks(models: dict, windows: torch.Tensor, mask_id: int) -> list[dict]:
+    """Score each model on "fill the middle blank" and "predict the next token".
+
+    ``models`` maps a label to a ``llmlab.gpt.GPT`` (encoder or decoder);
+    ``windows`` is ``(N, T)`` held-out text.  Returns rows
+    ``{"task", "model", "sees", "loss", "accuracy"}``.
+    """
+    T = windows.shape[1]
+    tasks = {"fill the middle blank": T // 2, "predict the next token": T - 1}
+    rows = []
+    for task, pos in tasks.items():
+        for label, model in models.items():
+            causal = getattr(model.config, "causal", True)
+            sees = "left context only" if causal or pos == T - 1 else "both sides"
+            scores = blank_scores(predict_blank(model, windows, pos, mask_id), windows[:, pos])
+            rows.append({"task": task, "model": label, "sees": sees, **scores})
+    return rows
+
+
+@torch.no_grad()
+def fill_blanks(model, ids, blank_positions: Sequence[int], mask_id: int) -> list[int]:
+    """Fill the blanks of one sequence ``ids`` and return the completed ids.
+
+    An encoder masks every blank at once, then fills them one at a time, most
+    confident first, re-reading the sequence after each fill (both sides are
+    used).  A decoder fills them left to right, each from the text to its left.
+    ``mask_id`` is never produced.
+    """
+    x = _as_long(ids).clone()
+    todo = sorted(set(int(p) for p in blank_positions))
+    if not todo:
+        return x.tolist()
+    if todo[0] < 1 or todo[-1] >= len(x):
+        raise ValueError(f"blank positions must be in 1..{len(x) - 1}.")
+    model.eval()
+    if getattr(model.config, "causal", True):
+        for p in todo:
+            logits, _ = model(x[None, :p])
+            logits[0, -1, mask_id] = float("-inf")
+            x[p] = logits[0, -1].argmax()
+        return x.tolist()
+    x[todo] = mask_id
+    while todo:
+        logits, _ = model(x[None])  # (1, T, V)
+        probs = logits[0, todo].softmax(-1)  # (n_blanks, V)
+        probs[:, mask_id] = 0.0
+        best, token = probs.max(-1)
+        k = int(best.argmax())
+        x[todo[k]] = token[k]
+        todo.pop(k)
+    return x.tolist()
