@@ -1,0 +1,189 @@
+"""Train the course's mini GPT on the embedded corpus and write data/mini-gpt/.
+
+    python scripts/train_course_model.py --threads 1
+
+Writes ``model.safetensors``, ``config.json`` (model config, tokenizer, training facts) and
+``MODEL_CARD.md``.  Deterministic: the same command on the same machine (same torch, same
+thread count) gives the same weights.  The recipe is ``llmlab.training.COURSE_GPT`` and
+``COURSE_TRAIN``; flags override a few fields for quick runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+from llmlab import data, gpt, tokenizers, training
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo", encoding="utf-8"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def model_card(meta: dict, placeholder: bool) -> str:
+    m, t, s = meta["model"], meta["train_config"], meta["result"]
+    evals = "\n".join(
+        f"| {e['step']} | {e['train_loss']:.4f} | {e['val_loss']:.4f} |" for e in meta["evals"]
+    )
+    warning = (
+        "\n> **Placeholder.** This checkpoint was trained only briefly so that the lessons can be "
+        "developed against `load_course_model()`; it will be replaced by the full run.\n"
+        if placeholder else ""
+    )
+    return f"""# mini-gpt: the course's pretrained character-level GPT
+{warning}
+A GPT-2-style decoder (`llmlab.gpt.GPT`) trained from scratch on the course's embedded corpus.
+Lessons 02, 03 and 05 load it with `llmlab.training.load_course_model()`.
+
+## Model
+| | |
+|---|---|
+| architecture | GPT-2 style: learned positions, pre-LayerNorm blocks, causal self-attention, GELU MLP, tied embedding / output |
+| layers x heads | {m['n_layer']} x {m['n_head']} |
+| width (n_embd) | {m['n_embd']} |
+| context (block_size) | {m['block_size']} characters |
+| vocabulary | {m['vocab_size']} characters (char-level `CharTokenizer`, stored in `config.json`) |
+| parameters | {meta['params']:,} (tied embedding counted once) |
+| dropout, bias | {m['dropout']}, {m['bias']} |
+| file | `model.safetensors`, float32, {meta['file_bytes']:,} bytes, SHA-256 `{meta['sha256'][:16]}...` |
+
+## Data
+`llmlab.data.load_text("wiki-news")`: {meta['corpus_chars']:,} characters of English prose
+(Wikipedia articles and Lee news stories from gensim's test data). The first 90%
+({meta['train_chars']:,} characters) is the training split, the last 10%
+({meta['val_chars']:,} characters) the held-out validation split.
+
+## Training
+| | |
+|---|---|
+| steps | {s['steps']:,} |
+| batch x context | {t['batch_size']} x {t['block_size']} = {t['batch_size'] * t['block_size']:,} tokens per step |
+| tokens seen | {s['tokens_seen']:,} ({s['tokens_seen'] / meta['train_chars']:.2f} passes over the training split) |
+| optimizer | AdamW, betas ({t['beta1']}, {t['beta2']}), weight decay {t['weight_decay']} on 2-D weights |
+| learning rate | linear warm-up over {t['warmup_iters']} steps to {t['lr']}, cosine decay to {t['min_lr']} |
+| gradient clipping | {t['grad_clip']} |
+| seed | {t['seed']} |
+| final train loss | {s['train_loss']:.4f} nats/char (mean of {t['eval_iters']} batches) |
+| final validation loss | {s['val_loss']:.4f} nats/char (mean of {t['eval_iters']} batches) |
+| wall time | {s['wall_s'] / 60:.1f} min ({s['wall_s']:.0f} s), process CPU time {s['cpu_s']:.0f} s |
+| hardware | {meta['hardware']} |
+| software | Python {meta['python']}, torch {meta['torch']} |
+
+Loss during training (mean cross-entropy over {t['eval_iters']} batches of each split):
+
+| step | train loss | validation loss |
+|---|---|---|
+{evals}
+
+Note on the wall time: this run shared its 2 CPU cores with several other jobs, so it took
+far longer than it would on 2 free cores; the process CPU time is the better measure of
+its cost.
+
+## Reproduce
+```
+{meta['command']}
+```
+Same command, same machine, same torch version and thread count -> the same weights
+(check the SHA-256 above). Another CPU, thread count or torch version gives a slightly
+different model of the same quality.
+
+## Limitations
+- A tiny model trained for minutes: it writes English-looking words and phrases with
+  correct spelling most of the time, but no coherent facts. Do not rely on anything it says.
+- Character-level: a prompt may only use the {m['vocab_size']} characters of the corpus
+  (ASCII letters, digits, punctuation, space and newline); others raise an error that names them.
+- Trained on Wikipedia and news text from the 2000s-2010s, with their biases.
+- Context of {m['block_size']} characters: it cannot use anything earlier.
+"""
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(REPO / "data" / training.COURSE_MODEL))
+    p.add_argument("--max-iters", type=int, default=training.COURSE_TRAIN.max_iters)
+    p.add_argument("--seed", type=int, default=training.COURSE_TRAIN.seed)
+    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2, as in the lessons)")
+    p.add_argument("--placeholder", action="store_true", help="mark the model card as a placeholder")
+    p.add_argument(
+        "--placeholder-at", type=int, default=0,
+        help="also write the weights after this many steps as a placeholder checkpoint (0: no)",
+    )
+    args = p.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    text = data.load_text("wiki-news")
+    tok = tokenizers.CharTokenizer.from_text(text)
+    train_text, val_text = training.split_train_val(text)
+    stream = training.TokenStream(tok.encode(train_text), tok.encode(val_text), training.COURSE_GPT["block_size"])
+    cfg = dataclasses.replace(training.COURSE_TRAIN, max_iters=args.max_iters, seed=args.seed)
+
+    torch.manual_seed(args.seed)
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=tok.vocab_size, **training.COURSE_GPT))
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out = Path(args.out)
+
+    def save_placeholder(step: int, loss: float) -> None:
+        # An early snapshot the lessons can develop against while the full run goes on.
+        if step + 1 != args.placeholder_at:
+            return
+        note = {"name": "mini-gpt", "placeholder": True, "steps": step + 1, "last_batch_loss": loss}
+        training.save_checkpoint(out, model, tok, note)
+        (out / "MODEL_CARD.md").write_text(
+            "# mini-gpt (placeholder)\n\nA snapshot of the course model after "
+            f"{step + 1} of {cfg.max_iters} training steps (last batch loss {loss:.3f}), written so that "
+            "the lessons can be developed against `load_course_model()` while the full run goes on. "
+            "It will be replaced by the full run and its model card.\n",
+            encoding="utf-8",
+        )
+        print(f"\nplaceholder written after {step + 1} steps", flush=True)
+
+    result = training.train(model, stream, cfg, callback=save_placeholder if args.placeholder_at else None)
+
+    command = "python scripts/train_course_model.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--out")
+    )
+    meta = {
+        "name": "mini-gpt",
+        "placeholder": args.placeholder,
+        "corpus": "wiki-news",
+        "corpus_chars": len(text),
+        "train_chars": len(train_text),
+        "val_chars": len(val_text),
+        "train_config": cfg.to_dict(),
+        "result": result.summary(),
+        "evals": result.evals,
+        "params": sum(p.numel() for p in model.parameters()),
+        "command": command.strip(),
+        "started": started,
+        "hardware": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} torch thread(s)",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+    }
+    training.save_checkpoint(out, model, tok, meta)
+    weights = (out / training.WEIGHTS_FILE).read_bytes()
+    meta["file_bytes"] = len(weights)
+    meta["sha256"] = hashlib.sha256(weights).hexdigest()
+    meta["model"] = model.config.to_dict()
+    training.save_checkpoint(out, model, tok, meta)  # again, now with the file facts
+    (out / "MODEL_CARD.md").write_text(model_card(meta, args.placeholder), encoding="utf-8")
+    print(result.summary())
+
+
+if __name__ == "__main__":
+    main()
