@@ -238,14 +238,17 @@ def attention_model_view(
     tokens: Sequence[str],
     title: str = "Attention of every head, layer by layer",
     layer: int = 0,
-    head_size_px: int = 260,
+    width: int = 950,
+    heads_per_row: int | None = None,
 ) -> go.Figure:
-    """All heads of all layers: one row of heads, a slider (inside the figure) picks the layer.
+    """All heads of all layers: the heads of one layer side by side, a slider (inside the figure) picks the layer.
 
     ``maps``: ``(n_layer, n_head, T, T)`` attention weights, e.g.
     ``model.attention_maps(idx)[:, 0]``.  ``tokens``: the T token strings.  The
     figure holds every layer's weights (rounded to 3 decimals), so moving the
-    slider needs no kernel.  Colour scale fixed to 0..1 for every head.
+    slider needs no kernel.  Colour scale fixed to 0..1 for every head.  ``width``
+    (pixels) is shared by the heads of a row; ``heads_per_row`` defaults to all
+    heads for up to 16 tokens and to 2 beyond, so that token labels stay readable.
     """
     from plotly.subplots import make_subplots
 
@@ -253,29 +256,33 @@ def attention_model_view(
     n_layer, n_head, T, _ = m.shape
     if not 0 <= layer < n_layer:
         raise ValueError(f"layer must be between 0 and {n_layer - 1}, got {layer}.")
+    cols = heads_per_row or (n_head if T <= 16 else min(n_head, 2))
+    rows = -(-n_head // cols)  # ceiling division
     m = np.round(m, 3)
     fig = make_subplots(
-        rows=1, cols=n_head, subplot_titles=[f"head {h}" for h in range(n_head)],
-        horizontal_spacing=0.02 if n_head > 1 else 0.0, shared_yaxes=True,
+        rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in range(n_head)],
+        horizontal_spacing=0.06 if cols > 1 else 0.0, vertical_spacing=0.12 / rows,
     )
+    show_ticks = T <= 64  # beyond that the labels would overlap; hover still names each cell
+    tickangle = -90 if T > 8 else 0
+    tickfont = dict(size=12 if T <= 16 else 9)
     for h in range(n_head):
+        r, c = h // cols + 1, h % cols + 1
         fig.add_trace(
             go.Heatmap(
                 z=m[layer, h], x=list(range(T)), y=list(range(T)), coloraxis="coloraxis",
                 hovertemplate=f"head {h}<br>" + _HOVER,
             ),
-            row=1, col=h + 1,
+            row=r, col=c,
         )
-    show_ticks = T <= 40
-    tickangle = -90 if T > 8 else 0
-    for h in range(n_head):
         fig.update_xaxes(
-            _token_axis(labels, "key" if h == n_head // 2 else None, tickangle=tickangle),
-            showticklabels=show_ticks, row=1, col=h + 1,
+            _token_axis(labels, "key" if r == rows else None, tickangle=tickangle),
+            showticklabels=show_ticks, tickfont=tickfont, row=r, col=c,
         )
         fig.update_yaxes(
-            _token_axis(labels, "query" if h == 0 else None), range=[T - 0.5, -0.5],
-            showticklabels=show_ticks and h == 0, row=1, col=h + 1,
+            _token_axis(labels, "query" if c == 1 else None), range=[T - 0.5, -0.5],
+            showticklabels=show_ticks, tickfont=tickfont, row=r, col=c,
+            scaleanchor="x" if h == 0 else f"x{h + 1}", constrain="domain",  # square cells
         )
     steps = [
         dict(
@@ -285,12 +292,13 @@ def attention_model_view(
         )
         for layer_ in range(n_layer)
     ]
+    panel = min(420, (width - 160) // cols)
     fig.update_layout(
         title=title,
         coloraxis=dict(colorscale=WEIGHT_COLORSCALE, cmin=0.0, cmax=1.0, colorbar=dict(title="weight")),
-        sliders=[dict(active=layer, steps=steps, currentvalue=dict(prefix="layer "), pad=dict(t=70))],
-        width=min(1400, 140 + head_size_px * n_head),
-        height=head_size_px + 260,
+        sliders=[dict(active=layer, steps=steps, currentvalue=dict(prefix="layer "), pad=dict(t=60))],
+        width=width,
+        height=rows * (panel + 50) + 190,
         margin=dict(l=80, r=20, t=80, b=40),
     )
     return fig
