@@ -45,6 +45,7 @@ __all__ = [
     "position_similarity",
     "rope_angles",
     "shift_matrix",
+    "similarity_by_distance",
     "sinusoidal",
     "wavelengths",
 ]
@@ -130,6 +131,16 @@ def position_similarity(pe: Tensor, cosine: bool = False) -> Tensor:
     if cosine:
         pe = pe / pe.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     return pe @ pe.T
+
+
+def similarity_by_distance(pe: Tensor, cosine: bool = True) -> Tensor:
+    """Mean similarity of two positions as a function of their distance ``k = n - m``.
+
+    ``pe``: ``(n_positions, d)``; returns ``(n_positions,)`` whose entry ``k`` averages
+    the (cosine, by default) similarity over all pairs ``(m, m + k)``.  Entry 0 is 1 for cosines.
+    """
+    sim = position_similarity(pe, cosine=cosine)  # (P, P)
+    return torch.stack([torch.diagonal(sim, offset=k).mean() for k in range(sim.shape[0])])
 
 
 def learned_positions(model) -> Tensor:

@@ -16,19 +16,20 @@ from llmlab.exercises import run_check
 
 
 def check_pe_value(answer) -> bool:
-    """Exercise 1: the value PE(pos=2, dimension 3) of a sinusoidal table with d_model = 8."""
+    """Exercise 1: the value PE(pos=3, dimension 5) of a sinusoidal table with d_model = 8."""
 
     def check(x):
         x = float(x)
-        expected = float(positional.sinusoidal(3, 8)[2, 3])  # cos(2 / 10000^(2/8)) = cos(0.2)
-        if math.isclose(x, expected, abs_tol=1e-3):
-            return True, f"dimension 3 is the cosine of pair i = 1: cos(2 / 10000^(2/8)) = cos(0.2) = {expected:.4f}.", ""
-        as_dimension = 2 / 10000 ** (3 / 8)  # the common mistake: i taken as the dimension index
-        if any(math.isclose(x, f(a), abs_tol=1e-3) for f in (math.sin, math.cos) for a in (as_dimension, 2 / 10000 ** (6 / 8))):
-            return False, "", "i counts pairs of dimensions, not dimensions: dimension 3 = 2i + 1 with i = 1."
-        if math.isclose(x, math.sin(0.2), abs_tol=1e-3):
-            return False, "", "the right angle (0.2), but odd dimensions (2i + 1) hold the cosine."
-        return False, "", "dimension 3 = 2i + 1, so i = 1 and PE = cos(pos / 10000^(2i / d_model))."
+        expected = float(positional.sinusoidal(4, 8)[3, 5])  # cos(3 / 10000^(4/8)) = cos(0.03)
+        if math.isclose(x, expected, abs_tol=1e-4):
+            return True, f"dimension 5 is the cosine of pair i = 2: cos(3 / 10000^(4/8)) = cos(0.03) = {expected:.5f}.", ""
+        # the common mistake: i taken as the dimension index (exponent 5/8 or 10/8)
+        wrong_angles = (3 / 10000 ** (5 / 8), 3 / 10000 ** (10 / 8))
+        if any(math.isclose(x, f(a), abs_tol=1e-4) for f in (math.sin, math.cos) for a in wrong_angles):
+            return False, "", "i counts pairs of dimensions, not dimensions: dimension 5 = 2i + 1 with i = 2."
+        if math.isclose(x, math.sin(0.03), abs_tol=1e-4):
+            return False, "", "the right angle (0.03), but odd dimensions (2i + 1) hold the cosine."
+        return False, "", "dimension 5 = 2i + 1, so i = 2 and PE = cos(pos / 10000^(2i / d_model))."
 
     return run_check(answer, check)
 

@@ -94,7 +94,7 @@ def dimension_lines(pe, dims: Sequence[int], ax=None, title: str = "A few dimens
     fig, ax = _axes(ax)
     for d in dims:
         kind = "sin" if d % 2 == 0 else "cos"
-        ax.plot(np.arange(z.shape[0]), z[:, d], ".-", ms=4, lw=1, label=f"dim {d} ({kind}, pair i={d // 2})")
+        ax.plot(np.arange(z.shape[0]), z[:, d], lw=1.2, label=f"dim {d} ({kind}, pair i={d // 2})")
     ax.set(title=title, xlabel="position (pos)", ylabel="PE(pos, dim)", ylim=(-1.15, 1.6))
     ax.legend(loc="upper right", ncols=2, fontsize=8)
     return fig
@@ -130,15 +130,15 @@ def interactive_sinusoidal(
     """The sinusoidal heatmap with two sliders inside the plotly figure.
 
     One slider swaps the table for another ``d_model`` (one precomputed table per
-    value, rounded to 3 decimals, so the figure stays small); the other changes how many positions
+    value, rounded to 2 decimals, so the figure stays small); the other changes how many positions
     are shown (the y-axis range).  The sliders act independently and need no kernel.
     """
     d_models, position_counts = list(d_models), list(position_counts)
     if not d_models or not position_counts:
         raise ValueError("give at least one d_model and one position count.")
     n_max = max(position_counts)
-    # rounded to 3 decimals (invisible in the colours): keeps the saved figure small
-    tables = {d: np.round(positional.sinusoidal(n_max, d).double().numpy(), 3) for d in d_models}
+    # rounded to 2 decimals (invisible in the colours): keeps the saved figure small
+    tables = {d: np.round(positional.sinusoidal(n_max, d).double().numpy(), 2) for d in d_models}
     hover = "pos %{y}<br>dim %{x}<br>PE %{z:.3f}<extra></extra>"
     d0, n0 = d_models[len(d_models) // 2], position_counts[-1]
     fig = go.Figure(
@@ -211,7 +211,7 @@ def learned_vs_sinusoidal(learned, sinusoidal_table=None, base: float = 10000.0)
     _check_2d(learned, "learned")
     n, d = learned.shape
     sin = positional.sinusoidal(n, d, base).numpy() if sinusoidal_table is None else _np(sinusoidal_table)
-    fig, axes = plt.subplots(2, 2, figsize=(10, 8.5), layout="constrained")
+    fig, axes = plt.subplots(2, 2, figsize=(9, 7.6), layout="constrained")
     for col, (table, name) in enumerate([(learned, "learned (mini GPT)"), (sin, "sinusoidal")]):
         sim = positional.position_similarity(torch.from_numpy(table).float(), cosine=True)
         similarity_heatmap(sim, ax=axes[0, col], title=f"Cosine similarity, {name}", label="cosine", bound=1.0)
