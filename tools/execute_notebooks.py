@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 import psutil
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,13 +137,22 @@ def write_record(records: dict[str, dict]) -> None:
 def main(argv: list[str]) -> int:
     paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     records = json.loads(RECORD_JSON.read_text()) if RECORD_JSON.exists() else {}
+    failed = []
     for path in paths:
         print(f"executing {path.relative_to(ROOT)} ...", flush=True)
-        record = execute(path)
+        try:
+            record = execute(path)
+        except CellExecutionError as exc:
+            # The notebook is left as it was (no error output is ever saved); go on with the others.
+            failed.append(path.name)
+            print(f"  FAILED, notebook not changed:\n{exc}", flush=True)
+            continue
         records[record["notebook"]] = record
         write_record(records)
         print(f"  {record['wall_s']:.0f} s, peak {record['peak_mb']} MB", flush=True)
-    return 0
+    if failed:
+        print(f"failed: {', '.join(failed)}", flush=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
