@@ -129,31 +129,29 @@ def interactive_sinusoidal(
 ) -> go.Figure:
     """The sinusoidal heatmap with two sliders inside the plotly figure.
 
-    One slider swaps the table for another ``d_model`` (one precomputed table per
-    value, rounded to 2 decimals, so the figure stays small); the other changes how many positions
-    are shown (the y-axis range).  The sliders act independently and need no kernel.
+    One slider jumps to a precomputed frame per ``d_model`` (float32 tables, which
+    plotly stores compactly as binary); the other changes how many positions are
+    shown (the y-axis range).  The sliders act independently and need no kernel.
     """
     d_models, position_counts = list(d_models), list(position_counts)
     if not d_models or not position_counts:
         raise ValueError("give at least one d_model and one position count.")
     n_max = max(position_counts)
-    # rounded to 2 decimals (invisible in the colours): keeps the saved figure small
-    tables = {d: np.round(positional.sinusoidal(n_max, d).double().numpy(), 2) for d in d_models}
+    tables = {d: positional.sinusoidal(n_max, d).numpy().astype(np.float32) for d in d_models}
     hover = "pos %{y}<br>dim %{x}<br>PE %{z:.3f}<extra></extra>"
     d0, n0 = d_models[len(d_models) // 2], position_counts[-1]
-    fig = go.Figure(
-        go.Heatmap(
-            z=tables[d0], colorscale=SCORE_COLORSCALE, zmin=-1, zmax=1, hovertemplate=hover,
-            colorbar=dict(title="PE", len=0.75),
-        )
-    )
-    d_steps = [
-        dict(
-            label=str(d), method="update",
-            args=[{"z": [tables[d]]}, {"xaxis.range": [-0.5, d - 0.5]}],
-        )
+
+    def heatmap(d: int) -> go.Heatmap:
+        return go.Heatmap(z=tables[d], colorscale=SCORE_COLORSCALE, zmin=-1, zmax=1, hovertemplate=hover,
+                          colorbar=dict(title="PE", len=0.75))
+
+    frames = [
+        go.Frame(name=f"d_model={d}", data=[heatmap(d)], layout=dict(xaxis=dict(range=[-0.5, d - 0.5])))
         for d in d_models
     ]
+    fig = go.Figure(heatmap(d0), frames=frames)
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    d_steps = [dict(label=str(d), method="animate", args=[[f"d_model={d}"], jump]) for d in d_models]
     n_steps = [
         dict(label=str(n), method="relayout", args=[{"yaxis.range": [n - 0.5, -0.5]}])
         for n in position_counts
