@@ -272,7 +272,7 @@ def test_interactive_figure_sliders_and_size():
     d_slider, n_slider = fig.layout.sliders
     assert [s.label for s in d_slider.steps] == ["8", "16"]
     assert [s.label for s in n_slider.steps] == ["5", "20"]
-    assert d_slider.steps[1].args[0] == ["d_model=16"]
+    assert list(d_slider.steps[1].args[0]) == ["d_model=16"]
     frame = {f.name: f for f in fig.frames}["d_model=16"]
     np.testing.assert_allclose(np.asarray(frame.data[0].z), P.sinusoidal(20, 16).numpy(), atol=1e-6)
     assert list(frame.layout.xaxis.range) == [-0.5, 15.5]
