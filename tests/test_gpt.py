@@ -156,3 +156,12 @@ def test_load_hf_gpt2_logits_equal_transformers(hf_gpt2):
 def test_load_hf_gpt2_missing_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         load_hf_gpt2(tmp_path)
+
+
+def test_gelu_choice():
+    assert GPT(SMALL).transformer.h[0].mlp.gelu.approximate == "tanh"  # GPT-2's
+    exact = GPT(GPTConfig(**{**SMALL.to_dict(), "gelu_approximate": "none"}))
+    x = torch.randn(50)
+    torch.testing.assert_close(exact.transformer.h[0].mlp.gelu(x), F.gelu(x))
+    with pytest.raises(ValueError, match="gelu_approximate"):
+        GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=8, gelu_approximate="fast")

@@ -40,7 +40,9 @@ class GPTConfig:
     n_layer: number of blocks; n_head: attention heads per block; n_embd: width of the residual
     stream (C); dropout: dropout probability during training; bias: biases in Linear and
     LayerNorm layers (GPT-2 has them); causal: True for a decoder (GPT), False for an encoder
-    (same blocks, every position sees every other, as in BERT).
+    (same blocks, every position sees every other, as in BERT); gelu_approximate: "tanh" is
+    GPT-2's GELU (Hendrycks & Gimpel's tanh approximation, Hugging Face's ``gelu_new``), "none"
+    the exact GELU (nanoGPT's choice; about 3x faster than the tanh form in PyTorch on a CPU).
     """
 
     vocab_size: int
@@ -51,6 +53,7 @@ class GPTConfig:
     dropout: float = 0.0
     bias: bool = True
     causal: bool = True
+    gelu_approximate: str = "tanh"
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
@@ -63,6 +66,8 @@ class GPTConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
+        if self.gelu_approximate not in ("tanh", "none"):
+            raise ValueError(f'gelu_approximate must be "tanh" (GPT-2) or "none" (exact), got {self.gelu_approximate!r}.')
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -91,14 +96,14 @@ class LayerNorm(nn.Module):
 class MLP(nn.Module):
     """The position-wise feed-forward network: C -> 4C -> GELU -> C, applied to each token alone.
 
-    GPT-2 uses the tanh approximation of GELU (Hendrycks & Gimpel 2016), ``gelu_new`` in
-    Hugging Face's code.
+    GPT-2 uses the tanh approximation of GELU (Hendrycks & Gimpel 2016, https://arxiv.org/abs/1606.08415),
+    ``gelu_new`` in Hugging Face's code; ``config.gelu_approximate="none"`` gives the exact GELU.
     """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.fc_in = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU(approximate="tanh")
+        self.gelu = nn.GELU(approximate=config.gelu_approximate)
         self.fc_out = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 
@@ -350,6 +355,7 @@ def load_hf_gpt2(path: str | Path, dtype: torch.dtype = torch.float32) -> GPT:
         n_embd=hf["n_embd"],
         dropout=0.0,
         bias=True,
+        gelu_approximate="tanh",
     )
     sd = {k.removeprefix("transformer."): v for k, v in load_file(str(weights_file)).items()}
     C = config.n_embd
