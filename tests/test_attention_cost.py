@@ -91,11 +91,22 @@ def test_time_call_and_power_law():
         ac.power_law_exponent([1], [1])
     with pytest.raises(ValueError, match="repeats"):
         ac.time_call(lambda: None, repeats=0)
+    with pytest.raises(ValueError, match="clock"):
+        ac.time_call(lambda: None, clock="sundial")
+
+
+def test_cpu_clock_counts_work_not_sleep():
+    import time
+
+    assert ac.time_call(lambda: time.sleep(0.05), repeats=1, warmup=0, clock="wall") >= 0.05
+    assert ac.time_call(lambda: time.sleep(0.05), repeats=1, warmup=0, clock="cpu") < 0.04
 
 
 def test_measure_attention_cost_table():
     pytest.importorskip("llmlab.attention")
+    threads = torch.get_num_threads()
     rows = ac.measure_attention_cost([16, 64], d_model=32, n_heads=4, batch=2, repeats=1)
+    assert torch.get_num_threads() == threads  # timed with one thread, then restored
     assert [r.seq_len for r in rows] == [16, 64]
     assert rows[1].weights_bytes == 2 * 4 * 64 * 64 * 4
     for r in rows:

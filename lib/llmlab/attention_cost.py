@@ -39,6 +39,7 @@ import math
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -53,28 +54,53 @@ from llmlab.memory import LLAMA2, LlamaConfig
 # ---------------------------------------------------------------------------
 
 
-def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
+def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, clock: str = "wall") -> float:
     """Seconds one call of ``fn()`` takes: the fastest of ``repeats`` timed calls.
 
-    The minimum, not the mean: on a shared machine other work only ever adds time,
-    so the fastest run is the best estimate of what the call itself costs.
+    The minimum, not the mean: other work on the machine only ever adds time, so
+    the fastest run is the best estimate of what the call itself costs.
+    ``clock="wall"`` measures elapsed time (waiting for a GPU included);
+    ``clock="cpu"`` measures the CPU time of this process (``time.process_time``),
+    which does not count the time the process spends waiting for a busy CPU.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
+    timer = time.perf_counter if clock == "wall" else time.process_time
     for _ in range(warmup):
         fn()
     best = math.inf
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = timer()
         fn()
         _synchronize()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, timer() - start)
     return best
 
 
 def _synchronize() -> None:
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+
+
+@contextmanager
+def _timing_setup(device: torch.device):
+    """On the CPU: one torch thread, and the clock to use ("cpu"); on a GPU: the wall clock.
+
+    With one thread the CPU time of the process is the work of the computation
+    itself, the same on a busy machine as on a free one; with several threads,
+    threads that wait for each other on a busy machine add spinning to the count.
+    """
+    if device.type != "cpu":
+        yield "wall"
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield "cpu"
+    finally:
+        torch.set_num_threads(threads)
 
 
 class _PeakMemory(TorchDispatchMode):
@@ -154,7 +180,7 @@ class AttentionCost:
     """One measured row: one attention layer on a batch of ``batch`` sequences of ``seq_len`` tokens."""
 
     seq_len: int
-    seconds: float  #: fastest forward pass, seconds
+    seconds: float  #: fastest forward pass, seconds (CPU time with one thread on the CPU, wall time on a GPU)
     peak_bytes: int  #: peak memory of the tensors the forward pass creates
     weights_bytes: int  #: size of the attention weights alone, batch x heads x T x T floats
 
@@ -175,6 +201,10 @@ def measure_attention_cost(
     progress: bool = False,
 ) -> list[AttentionCost]:
     """Time and peak memory of one causal ``MultiHeadAttention`` layer for each sequence length.
+
+    On the CPU the time is the CPU time of one thread (see ``_timing_setup``), so
+    that the curve shows the computation and not the machine's load; on a GPU it
+    is wall time.
 
     The layer is ``llmlab.attention.MultiHeadAttention(d_model, n_heads)`` run on
     ``x`` of shape ``(batch, T, d_model)`` with ``need_weights=True``, so the
@@ -198,7 +228,8 @@ def measure_attention_cost(
             with torch.no_grad():
                 return layer(x, need_weights=True)
 
-        seconds = time_call(forward, repeats=repeats)
+        with _timing_setup(device) as clock:
+            seconds = time_call(forward, repeats=repeats, clock=clock)
         peak = peak_memory(forward, device)
         weights_bytes = batch * n_heads * T * T * x.element_size()
         rows.append(AttentionCost(T, seconds, peak, weights_bytes))
@@ -244,6 +275,9 @@ def attention_vs_recurrent(
 ) -> ParallelVsRecurrent:
     """Time one attention layer and a step-by-step ``nn.GRUCell`` of the same width on one sequence.
 
+    Timed like :func:`measure_attention_cost`: one thread and CPU time on the CPU,
+    wall time on a GPU.
+
     Both read ``x`` of shape ``(1, seq_len, d_model)`` and produce ``(1, seq_len,
     d_model)``.  Attention computes all positions in one batch of matrix products;
     the GRU must wait for step t before it can start step t + 1 ("this inherently
@@ -270,11 +304,14 @@ def attention_vs_recurrent(
                 outputs.append(h)
             return torch.stack(outputs, dim=1)  # (1, T, C)
 
+    with _timing_setup(device) as clock:
+        attention_seconds = time_call(run_attention, repeats=repeats, clock=clock)
+        recurrent_seconds = time_call(run_recurrent, repeats=repeats, clock=clock)
     return ParallelVsRecurrent(
         seq_len=seq_len,
         d_model=d_model,
-        attention_seconds=time_call(run_attention, repeats=repeats),
-        recurrent_seconds=time_call(run_recurrent, repeats=repeats),
+        attention_seconds=attention_seconds,
+        recurrent_seconds=recurrent_seconds,
         recurrent_steps=seq_len,
     )
 
