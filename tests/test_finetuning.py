@@ -118,7 +118,12 @@ def test_batches_shapes_padding_and_splits(data, tok):
     assert X.shape == Y.shape and len(X) == len(data.train) == len(batches)
     assert len(batches.tensors["val"][0]) == len(data.held_out)
     x, y = batches.sample("val", 8, torch.Generator().manual_seed(1))
-    assert x.shape == (8, X.shape[1])
+    assert x.shape == y.shape and x.shape[0] == 8 and x.shape[1] <= X.shape[1]
+    assert (y[:, -1] != ft.IGNORE_INDEX).any()  # trimmed to the longest example of the batch, no further
+    Xv, Yv = batches.tensors["val"]
+    rows = torch.randint(len(Xv), (8,), generator=torch.Generator().manual_seed(1))  # the same draw
+    assert torch.equal(x, Xv[rows, : x.shape[1]]) and torch.equal(y, Yv[rows, : x.shape[1]])
+    assert (Yv[rows, x.shape[1]:] == ft.IGNORE_INDEX).all()  # only padding was cut
     with pytest.raises(ValueError, match="split"):
         batches.sample("test", 2)
     with pytest.raises(ValueError, match="block_size"):

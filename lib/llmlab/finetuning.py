@@ -280,7 +280,10 @@ class InstructionBatches:
             raise ValueError(f"split must be 'train' or 'val', got {split!r}.")
         X, Y = self.tensors[split]
         rows = torch.randint(len(X), (batch_size,), generator=generator)
-        return X[rows], Y[rows]
+        x, y = X[rows], Y[rows]  # (B, L)
+        # drop the columns that are padding in every row: less work, the same loss
+        length = int((y != IGNORE_INDEX).any(0).nonzero().max()) + 1
+        return x[:, :length], y[:, :length]
 
 
 def loss_mask_view(example: Example, tokenizer) -> list[tuple[str, bool]]:
@@ -329,7 +332,7 @@ def _greedy(model: nn.Module, idx: torch.Tensor, steps: int) -> torch.Tensor:
     """``steps`` greedy tokens after ``idx (b, T)`` with the KV cache: ``(b, steps)``."""
     from llmlab.generation import generate
 
-    return generate(model, idx, max_new_tokens=steps, top_k=1)[:, idx.size(1):]
+    return generate(model, idx, max_new_tokens=steps, temperature=0)[:, idx.size(1):]  # temperature 0 = greedy
 
 
 @dataclass
