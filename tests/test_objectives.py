@@ -256,3 +256,15 @@ def test_span_corrupt_with_a_given_noise_mask():
     inp, tgt = obj.span_corrupt([5, 6, 7, 8, 9], SENTINELS, noise_mask=[False, True, True, False, True])
     assert inp.tolist() == [5, SENTINELS[0], 8, SENTINELS[1]]
     assert tgt.tolist() == [SENTINELS[0], 6, 7, SENTINELS[1], 9, SENTINELS[2]]
+
+
+def test_greedy_continue_decoder_matches_argmax_and_encoder_never_writes_mask():
+    dec, enc = _tiny(True), _tiny(False)
+    x = _seq(10, high=11)
+    out = obj.greedy_continue(dec, x, 3, mask_id=11)
+    assert out[:10] == x.tolist() and len(out) == 13
+    logits, _ = dec(x[None])
+    logits[0, -1, 11] = float("-inf")
+    assert out[10] == int(logits[0, -1].argmax())
+    out_enc = obj.greedy_continue(enc, x, 20, mask_id=11)  # longer than block_size: cropped
+    assert len(out_enc) == 30 and 11 not in out_enc

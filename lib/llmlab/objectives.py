@@ -186,7 +186,8 @@ def span_noise_mask(
     As in T5's ``random_spans_noise_mask``: exactly ``round(length * noise_density)``
     noise tokens (at least 1) in ``round(noise / mean_span_length)`` spans (at least 1);
     the noise and the kept tokens are each cut into that many random pieces and
-    interleaved, kept first, so spans never touch and the sequence starts with a kept token.
+    interleaved, kept first, so spans never touch, the sequence starts with a kept token
+    and (a quirk of T5's code, kept here) ends with a dropped span.
     """
     if length < 2:
         raise ValueError(f"span corruption needs at least 2 tokens, got {length}.")
@@ -470,3 +471,26 @@ def fill_blanks(model, ids, blank_positions: Sequence[int], mask_id: int) -> lis
         x[todo[k]] = token[k]
         todo.pop(k)
     return x.tolist()
+
+
+@torch.no_grad()
+def greedy_continue(model, ids, n_new: int, mask_id: int) -> list[int]:
+    """Append ``n_new`` tokens to ``ids``, each the most likely one, the way each family can.
+
+    A decoder predicts the next token from the text so far (greedy decoding, as
+    ``llmlab.generation.generate`` with ``top_k=1``).  An encoder has no "next"
+    position: we append a ``mask_id`` and ask it to fill that blank, with nothing
+    to its right, which is not what masked-LM training taught it.  The context is
+    cropped to the model's ``block_size``; ``mask_id`` is never produced.
+    """
+    x = _as_long(ids).tolist()
+    causal = getattr(model.config, "causal", True)
+    block = model.config.block_size
+    model.eval()
+    for _ in range(int(n_new)):
+        ctx = x[-block:] if causal else [*x[-(block - 1):], mask_id]
+        logits, _ = model(torch.tensor([ctx]))  # (1, len(ctx), V)
+        last = logits[0, -1]
+        last[mask_id] = float("-inf")
+        x.append(int(last.argmax()))
+    return x
