@@ -152,7 +152,7 @@ def test_rope_preserves_norms_and_position_zero_is_identity():
 
 
 def test_rope_matches_paper_2d_rotation():
-    # head_dim 2: a plain rotation by m * theta_0 = m radians (Su et al. 2021, eq. 13)
+    # head_dim 2: a plain rotation by m * theta_0 = m radians (Su et al. 2021, section 3.2.1, the 2-D case)
     x = torch.tensor([[1.0, 0.0]] * 4, dtype=torch.float64)
     m = torch.arange(4)
     y = P.apply_rope(x, m)

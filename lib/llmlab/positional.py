@@ -65,7 +65,7 @@ def frequencies(d_model: int, base: float = 10000.0) -> Tensor:
     """Angular frequency of each pair of dimensions, ``base^(-2i/d_model)``; shape ``(d_model/2,)``.
 
     Pair ``i`` (dimensions ``2i`` and ``2i+1``) turns by this many radians per position.
-    The same frequencies are RoPE's ``theta_i`` (Su et al. 2021, eq. 15).
+    The same frequencies are RoPE's ``theta_i`` (Su et al. 2021, section 3.2.2).
     """
     _check_even(d_model, "d_model")
     i = torch.arange(d_model // 2, dtype=torch.float64)  # (d/2,) pair index
@@ -211,7 +211,7 @@ def apply_rope(
     base: float = 10000.0,
     interleaved: bool = True,
 ) -> Tensor:
-    """Rotary position embedding (Su et al. 2021, eq. 34) applied to queries or keys.
+    """Rotary position embedding (Su et al. 2021, section 3.4.2) applied to queries or keys.
 
     ``x``: ``(..., seq, head_dim)`` with ``head_dim`` even.  ``positions``: integer (or
     float) positions of shape ``(seq,)`` or broadcastable to ``x.shape[:-1]``; default
