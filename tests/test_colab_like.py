@@ -82,14 +82,16 @@ def test_wheel_in_a_clean_venv_runs_lesson_00(tmp_path):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", venv], timings, "create venv")
+    # No pip inside the new environment (ensurepip takes a while): this environment's pip installs into it.
+    _run([sys.executable, "-m", "venv", "--without-pip", venv], timings, "create venv")
     python = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    pip = [python, "-m", "pip", "install", "--quiet"]
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet"]
     _run([*pip, *TORCH.split()], timings, f"pip install {TORCH}", env=env)
-    _run([*pip, wheel], timings, "pip install the wheel (+ dependencies)", env=env)
-    _run([*pip, "ipykernel", "nbclient"], timings, "pip install ipykernel nbclient", env=env)
+    _run([*pip, wheel, "ipykernel", "nbclient"], timings, "pip install the wheel (+ deps), ipykernel, nbclient", env=env)
+    listed = _run([*pip[:-2], "list", "--format=freeze"], timings, "pip list", env=env).stdout
+    assert "llmlab==0.1.0" in listed and "pytest" not in listed  # a clean environment, not this one
     _run([python, "-m", "ipykernel", "install", "--prefix", venv, "--name", KERNEL], timings, "kernelspec", env=env)
 
     # The installed course finds its data inside the wheel, not in this checkout.
