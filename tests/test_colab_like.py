@@ -68,7 +68,15 @@ def _build_wheel(out: Path, timings) -> Path:
     return wheels[0]
 
 
-def test_wheel_in_a_clean_venv_runs_lesson_00(tmp_path):
+@pytest.fixture
+def workdir(tmp_path):
+    """A temporary folder, deleted afterwards: the environment holds about 1.5 GB (PyTorch)."""
+    yield tmp_path
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_wheel_in_a_clean_venv_runs_lesson_00(workdir):
+    tmp_path = workdir
     timings: dict[str, float] = {}
     total = time.perf_counter()
 
