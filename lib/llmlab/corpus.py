@@ -22,6 +22,10 @@ from collections.abc import Iterator
 WIKI_FILE = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 NEWS_FILES = ("lee_background.cor", "lee.cor")
 
+#: SHA-256 of the corpus text (UTF-8) as built from gensim 4.4's test data: the text the
+#: course's outputs and its checkpoint come from.  ``llmlab.data`` checks its cache against it.
+EXPECTED_SHA256 = "b9732b742b424c11cc355f6257e014eb6abdb9e798aeab117f29723d1e826df7"
+
 # Typography that has a plain ASCII spelling.
 _ASCII_FOLD = str.maketrans(
     {

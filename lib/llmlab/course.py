@@ -69,7 +69,9 @@ def setup_cell_source() -> str:
     return (
         "# On Colab (or anywhere llmlab is missing) install the course library and gensim;\n"
         "# in the course's own environment this cell does nothing.\n"
-        "import importlib.util, subprocess, sys\n"
+        "import importlib.util\n"
+        "import subprocess\n"
+        "import sys\n"
         "\n"
         'if importlib.util.find_spec("llmlab") is None or importlib.util.find_spec("gensim") is None:\n'
         f'    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "llmlab @ git+{REPO_URL}"], check=True)'

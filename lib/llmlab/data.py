@@ -30,6 +30,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,10 +197,18 @@ def _embedded_text(name: str) -> str:
     if name in _text_memo:
         return _text_memo[name]
     cached = cache_dir() / f"{name}.txt"
-    if cached.is_file():
+    if cached.is_file() and sha256_of(cached) == corpus.EXPECTED_SHA256:
         text = cached.read_text(encoding="utf-8")
-    else:
+    else:  # not built yet, or a damaged cache file: build it again from gensim's files
         text = corpus.build_wiki_news_text()
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if digest != corpus.EXPECTED_SHA256:
+            warnings.warn(
+                f"The embedded corpus built from this gensim release differs from the one the course "
+                f"was made with (SHA-256 {digest[:12]}..., expected {corpus.EXPECTED_SHA256[:12]}...). "
+                "Lessons still run, but numbers will differ slightly from the committed outputs.",
+                stacklevel=2,
+            )
         _atomic_write_bytes(cached, text.encode("utf-8"))
     _text_memo[name] = text
     return text
