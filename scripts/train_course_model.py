@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from llmlab import data, gpt, tokenizers, training
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,13 +100,17 @@ its cost.
 ```
 {meta['command']}
 ```
+(`--placeholder-at N` only saves an early snapshot on the way; it does not change the weights.)
 Same command, same machine, same torch version and thread count -> the same weights
 (check the SHA-256 above). Another CPU, thread count or torch version gives a slightly
 different model of the same quality.
 
 ## Limitations
-- A tiny model trained for minutes: it writes English-looking words and phrases with
-  correct spelling most of the time, but no coherent facts. Do not rely on anything it says.
+- A tiny model trained briefly (about one pass over 2.4 M characters): it writes English-looking
+  text with common words ("the", "of", "in") and punctuation in the right places, but many of its
+  longer words are invented and it states no coherent facts. Do not rely on anything it says.
+- Its budget was cut to fit a shared machine (1,200 steps, under 8 CPU-minutes); more steps
+  (`--max-iters`) give a lower loss.
 - Character-level: a prompt may only use the {m['vocab_size']} characters of the corpus
   (ASCII letters, digits, punctuation, space and newline); others raise an error that names them.
 - Trained on Wikipedia and news text from the 2000s-2010s, with their biases.
