@@ -10,11 +10,12 @@ from collections import Counter
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+
 from llmlab import data
 from llmlab import embeddings as emb
 from llmlab.exercises import embeddings as ex
 from llmlab.plots import embeddings as plots
-from scipy import stats
 
 TOY = [
     ["the", "king", "rules", "the", "land"],
@@ -118,6 +119,24 @@ def test_analogy_is_3cosadd_excluding_the_question_words():
     vecs = [[1, 0, 0], [1, 1, 0], [1, 0, 1], [1, 1, 1], [1.1, 0.05, 1.0]]
     kv = _kv(words, vecs)
     assert emb.analogy(kv, "man", "woman", "king")[0][0] == "queen"
+
+
+def test_offset_consistency_is_one_for_a_shared_offset_and_low_for_random_ones():
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((4, 32))
+    words = ["a", "b", "c", "d", "A", "B", "C", "D"]
+    kv = _kv(words, np.concatenate([base, base + 2.0]))
+    pairs = [("a", "A"), ("b", "B"), ("c", "C")]
+    # unit-normalising changes the offsets a little, so compare with the direct computation
+    d = np.stack([kv.get_vector(y, norm=True) - kv.get_vector(x, norm=True) for x, y in pairs])
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    assert emb.offset_consistency(kv, pairs) == pytest.approx((d @ d.T)[np.triu_indices(3, 1)].mean(), abs=1e-6)
+    # unit vectors whose offsets point the same way: reflections through one plane
+    vecs = [[0.6, 0.8, 0, 0], [0.6, -0.8, 0, 0], [0, 0.6, 0.8, 0], [0, -0.6, 0.8, 0]]
+    same = _kv(["a", "A", "b", "B"], vecs)
+    assert emb.offset_consistency(same, [("a", "A"), ("b", "B")]) == pytest.approx(1.0, abs=1e-6)
+    rand = _kv(words, rng.standard_normal((8, 256)))
+    assert abs(emb.offset_consistency(rand, pairs)) < 0.3
 
 
 def test_neighbour_table_lists_neighbours_and_unknown_words(small_kv):

@@ -12,6 +12,7 @@ prediction good are the word vectors.
 ``SkipGramNS``            skip-gram with negative sampling, written out in PyTorch
 ``train_skipgram``        trains ``SkipGramNS`` on tokenized sentences
 ``nearest/analogy/...``   queries; an unknown word gets close spellings as hints
+``offset_consistency``    how parallel the offsets b - a of word pairs are
 ``evaluate``              WordSim-353, SimLex-999 and the Google analogies, with coverage
 ``project``               PCA (default) or exact t-SNE to 2-D/3-D
 ``export_projector_tsv``  files for the TensorFlow Embedding Projector
@@ -103,6 +104,22 @@ def analogy(kv, a: str, b: str, c: str, k: int = 1) -> list[tuple[str, float]]:
     """
     kv = check_words(kv, a, b, c)
     return [(w, float(s)) for w, s in kv.most_similar(positive=[b, c], negative=[a], topn=k)]
+
+
+def offset_consistency(kv, pairs: Sequence[tuple[str, str]]) -> float:
+    """Mean cosine similarity between the offsets b - a of all pairs (unit-length word vectors).
+
+    1 means every pair differs by the same direction (a perfect relation
+    vector, as 3CosAdd analogies assume); 0 means unrelated directions.
+    """
+    kv = check_words(kv, *(w for p in pairs for w in p))
+    if len(pairs) < 2:
+        raise ValueError("offset_consistency needs at least two pairs.")
+    d = np.stack([kv.get_vector(b, norm=True) - kv.get_vector(a, norm=True) for a, b in pairs])  # (P, D)
+    d = d / np.linalg.norm(d, axis=1, keepdims=True).clip(1e-12)
+    sims = d @ d.T  # (P, P)
+    n = len(pairs)
+    return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
 
 
 def neighbour_table(kv, words: Sequence[str], k: int = 8) -> str:

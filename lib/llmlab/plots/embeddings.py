@@ -89,7 +89,9 @@ def relation_arrows(
     """Arrows from the first to the second word of each pair, after a 2-D PCA of the pairs' words.
 
     As in Mikolov et al. 2013b, figure 2 (countries and capitals): if a relation
-    is a direction in the vector space, the arrows are roughly parallel.
+    is a direction in the vector space, the arrows are roughly parallel.  The
+    subtitle gives ``offset_consistency`` measured in the full space, since a
+    2-D projection can make arrows look more or less parallel than they are.
     """
     words = list(dict.fromkeys(w for p in pairs for w in p))
     kv = emb.check_words(kv, *words)
@@ -112,8 +114,10 @@ def relation_arrows(
             showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.5, arrowcolor="#555", text="",
             hovertext=f"{a} -> {b}",
         )
+    consistency = emb.offset_consistency(kv, pairs)
     fig.update_layout(
-        title=title + (f": {relation}" if relation else ""),
+        title=title + (f": {relation}" if relation else "")
+        + f"<br><sup>mean cosine between the arrows in {kv.vector_size}-D: {consistency:.2f} (1 = all parallel)</sup>",
         xaxis_title="principal component 1 (cosine units)",
         yaxis_title="principal component 2 (cosine units)",
         height=500,
@@ -128,7 +132,7 @@ def similarity_heatmaps(words: Sequence[str], matrices: dict[str, np.ndarray], t
         fig.add_trace(
             go.Heatmap(
                 z=np.asarray(m), x=list(words), y=list(words), zmin=-1, zmax=1, colorscale="RdBu",
-                reversescale=True, text=np.round(np.asarray(m), 2), texttemplate="%{text}",
+                reversescale=True, texttemplate="%{z:.2f}",
                 colorbar=dict(title="cosine"), showscale=i == len(matrices),
                 hovertemplate="%{y} . %{x}: %{z:.2f}<extra></extra>",
             ),
