@@ -263,7 +263,7 @@ def test_skipgram_learns_the_toy_corpus():
     result = emb.train_skipgram(TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=20, batch_size=64, progress=False)
     assert result.losses[-1] < result.losses[0]
     # king and queen share every context, so they end closer than king and cat
-    assert emb.similarity(result.kv, "government", "state") > emb.similarity(result.kv, "king", "cat")
+    assert emb.similarity(result.kv, "king", "queen") > emb.similarity(result.kv, "king", "cat")
     again = emb.train_skipgram(TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=2, batch_size=64, progress=False)
     same = emb.train_skipgram(TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=2, batch_size=64, progress=False)
     assert np.array_equal(again.kv.vectors, same.kv.vectors)
