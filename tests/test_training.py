@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+
 from llmlab import training
 from llmlab.gpt import GPT, GPTConfig
 from llmlab.progress import LiveLossPlot

@@ -32,6 +32,7 @@ code on load, unlike pickle) and ``config.json`` (model config, tokenizer, notes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -334,6 +335,9 @@ def train(
 
     result = TrainResult(config=config.to_dict())
     plot = LiveLossPlot() if live_plot else None
+    if plot is not None:  # fix the order (and so the colours) of the curves
+        for name in ("train (one batch)", "train (evaluated)", "validation (held out)"):
+            plot.series.setdefault(name, ([], []))
 
     def evaluate(step: int) -> dict:
         losses = estimate_loss(
@@ -349,8 +353,9 @@ def train(
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     eval_s = 0.0
-    bar = progress_bar(range(config.max_iters), desc="training", disable=not show_progress)
-    for step in bar:
+    # A bar updated by hand: iterating over it would close it before the final evaluation.
+    bar = progress_bar(total=config.max_iters, desc="training", disable=not show_progress)
+    for step in range(config.max_iters):
         if step % config.eval_interval == 0:
             t = time.perf_counter()
             record = evaluate(step)
@@ -377,6 +382,7 @@ def train(
         if plot is not None:
             plot.add("train (one batch)", step, loss_value)
             plot.refresh()
+        bar.update(1)
         if callback is not None:
             callback(step, loss_value)
 
@@ -510,3 +516,8 @@ COURSE_TRAIN = TrainConfig(
     max_iters=1200, batch_size=16, block_size=128, lr=2e-3, min_lr=2e-4, warmup_iters=100,
     weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, eval_interval=200, eval_iters=10, seed=0,
 )
+
+#: The course's quick recipe, for a live run in a lesson: the course model's shape and a
+#: higher learning rate than nanoGPT's CPU recipe, fewer tokens.  benchmarks/RESULTS.md
+#: compares it with nanoGPT's recipe (the TrainConfig defaults) on the course corpus.
+QUICK_TRAIN = dataclasses.replace(COURSE_TRAIN, max_iters=600, warmup_iters=50)
