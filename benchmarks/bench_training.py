@@ -344,7 +344,7 @@ def main(argv=None) -> None:
     s64 = training.TokenStream(train_ids, val_ids, 64)
 
     r = {
-        "argv": " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"),
+        "argv": " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "merge")),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
         "threads": args.threads, "rounds": args.rounds, "steps": args.steps,
