@@ -518,6 +518,7 @@ COURSE_TRAIN = TrainConfig(
 )
 
 #: The course's quick recipe, for a live run in a lesson: the course model's shape and a
-#: higher learning rate than nanoGPT's CPU recipe, fewer tokens.  benchmarks/RESULTS.md
-#: compares it with nanoGPT's recipe (the TrainConfig defaults) on the course corpus.
+#: higher learning rate than nanoGPT's CPU recipe, fewer tokens.  benchmarks/bench_training.py
+#: compares it with nanoGPT's recipe (the TrainConfig defaults) on the course corpus; that
+#: comparison has not been completed yet (see benchmarks/RESULTS.md).
 QUICK_TRAIN = dataclasses.replace(COURSE_TRAIN, max_iters=600, warmup_iters=50)
