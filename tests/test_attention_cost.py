@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+
 from llmlab import attention_cost as ac
 
 # --- KV cache arithmetic, computed by hand -----------------------------------

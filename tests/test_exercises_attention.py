@@ -3,6 +3,7 @@
 import math
 
 import torch
+
 from llmlab.exercises import attention as ex
 
 

@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+
 from llmlab.plots import attention as pa  # noqa: E402
 
 TOKENS = ["the", "cat", "sat", "on", "the", "mat"]
