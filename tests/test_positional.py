@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from llmlab import positional as P
 
 
@@ -240,6 +241,7 @@ def test_figures_build_with_labels():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     from llmlab.plots import positional as pp
 
     pe = P.sinusoidal(30, 16)
@@ -266,6 +268,7 @@ def test_figures_build_with_labels():
 
 def test_interactive_figure_sliders_and_size():
     import plotly.io as pio
+
     from llmlab.plots import positional as pp
 
     fig = pp.interactive_sinusoidal(d_models=(8, 16), position_counts=(5, 20))
