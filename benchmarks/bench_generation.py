@@ -14,6 +14,7 @@ import argparse
 import platform
 
 import torch
+
 from llmlab.generation import kv_cache_speedup
 from llmlab.gpt import GPT, GPTConfig
 

@@ -3,6 +3,7 @@
 import math
 
 import torch
+
 from llmlab.exercises import gpt as ex
 from llmlab.gpt import GPT, count_parameters
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from llmlab.generation import (
     generate,
     kv_cache_speedup,
@@ -133,3 +134,17 @@ def test_kv_cache_speedup_reports_same_output(model):
     r = kv_cache_speedup(model, [1, 2, 3], 10, repeats=1)
     assert r["same_output"] is True
     assert r["tokens_per_s_with_cache"] > 0 and r["tokens_per_s_without_cache"] > 0
+
+
+def test_generation_figures_have_one_slider_step_per_generation_step(model):
+    from llmlab.plots.generation import next_token_figure, sampling_explorer_figure
+
+    decode = lambda ids: "".join(chr(97 + i % 26) for i in ids)  # noqa: E731
+    trace = next_token_distributions(model, [1, 2], 5, seed=0)
+    fig = next_token_figure(trace, decode, top=4)
+    assert len(fig.layout.sliders[0].steps) == 5
+    colors = fig.layout.sliders[0].steps[2].args[0]["marker.color"][0]
+    assert colors.count("#e4572e") == 1  # exactly one chosen token highlighted
+    logits = model(torch.tensor([[1, 2]]))[0][0, -1]
+    fig = sampling_explorer_figure(logits, decode, top=10)
+    assert len(fig.layout.sliders) == 3 and len(fig.data) == 6

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from llmlab.attention import MultiHeadAttention, padding_mask
 from llmlab.gpt import (
     GPT,
