@@ -41,6 +41,15 @@ notebooks: $(STAMP)
 	$(BIN)/python tools/sync_notebooks.py $(NB)
 	$(BIN)/python tools/execute_notebooks.py $(NB)
 
+## checkpoint: retrain the course model shipped in data/mini-gpt (see its MODEL_CARD.md)
+checkpoint: $(STAMP)
+	$(BIN)/python scripts/train_course_model.py --threads 1
+
+## benchmark: training and generation throughput (benchmarks/RESULTS.md)
+benchmark: $(STAMP)
+	$(BIN)/python benchmarks/bench_training.py --threads 2
+	$(BIN)/python benchmarks/bench_generation.py --threads 2
+
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests tools scripts benchmarks
 

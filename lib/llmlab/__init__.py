@@ -3,22 +3,29 @@
 Each module matches one concept of the course, so a learner finds
 "where is attention" without knowing which lesson it came from:
 
-========================  ==============================================
+=========================  ==============================================
 ``llmlab.runtime``        ``setup_notebook()``: seeds, threads, device, plot defaults
+``llmlab.course``         the lesson list and the repository URL (badges, Colab setup cell)
+``llmlab.environment``    the environment check and lesson run times of lesson 00
 ``llmlab.data``           named corpora and test sets (embedded, or downloaded and verified)
+``llmlab.corpus``         how the embedded corpus is built from gensim's own test data
 ``llmlab.progress``       the progress bar and live loss plot used everywhere
 ``llmlab.embeddings``     word2vec with gensim and from scratch (lesson 01)
 ``llmlab.positional``     sinusoidal, learned and rotary position encodings (lesson 02)
-``llmlab.attention``      scaled dot-product and multi-head attention (lesson 03)
+``llmlab.attention``      scaled dot-product and multi-head attention, GQA, KV cache (lesson 03)
+``llmlab.attention_cost`` attention's quadratic cost and KV-cache memory (lesson 03)
 ``llmlab.tokenizers``     character and byte-level BPE tokenizers (lesson 04)
 ``llmlab.gpt``            the GPT-2 style model (lesson 04)
 ``llmlab.training``       the training loop and safetensors checkpoints (lesson 04)
 ``llmlab.generation``     sampling and the KV cache (lesson 04)
-``llmlab.finetuning``     instruction tuning and LoRA (lesson 05)
+``llmlab.finetuning``     instruction data and supervised fine-tuning (lesson 05)
+``llmlab.lora``           LoRA adapters written out (lesson 05)
+``llmlab.memory``         bytes of weights, gradients and optimizer states (lesson 05)
 ``llmlab.objectives``     MLM, span corruption and causal LM (lesson 06)
+``llmlab.landscape``      the sourced table of well-known models, data/models.csv (lesson 06)
 ``llmlab.plots``          the course's figures
 ``llmlab.exercises``      checkers for the exercises at the end of each lesson
-========================  ==============================================
+=========================  ==============================================
 """
 
 from llmlab.runtime import pick_device, seed_everything, setup_notebook
