@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmlab import data, tokenizers, training
+from llmlab.environment import cpu_name
 from llmlab.gpt import GPT, GPTConfig
 
 HERE = Path(__file__).resolve().parent
@@ -202,16 +202,6 @@ def generation_speed(model, tok, n_new: int = 100) -> dict | None:
     except Exception as e:  # the generation module is another helper's; report, don't crash
         print(f"generation speed not measured: {type(e).__name__}: {e}")
         return None
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def write_results(r: dict, path: Path) -> None:

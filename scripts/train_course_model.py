@@ -23,18 +23,9 @@ from pathlib import Path
 import torch
 
 from llmlab import data, gpt, tokenizers, training
+from llmlab.environment import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def model_card(meta: dict, placeholder: bool) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
 from llmlab import course
 
 ROOT = Path(__file__).resolve().parents[1]

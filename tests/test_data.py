@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from llmlab import corpus, data
 from llmlab.data import DatasetError
 

@@ -1,6 +1,7 @@
 """Checkers of lesson 00: right answers pass, the usual wrong ones get a specific hint."""
 
 import torch
+
 from llmlab.exercises import course_map as ex
 
 LOGITS = [3.0, 2.2, 1.8, 1.2, 1.0, 0.2, -0.5, -1.0]

@@ -5,6 +5,7 @@ import copy
 import pytest
 import torch
 import torch.nn.functional as F
+
 from llmlab import finetuning as ft
 from llmlab.data import load_text
 from llmlab.exercises import finetuning as ex

@@ -4,6 +4,7 @@ import csv
 from dataclasses import fields
 
 import pytest
+
 from llmlab import landscape as ls
 
 

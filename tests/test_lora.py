@@ -4,6 +4,8 @@ import copy
 
 import pytest
 import torch
+from torch import nn
+
 from llmlab.gpt import GPT, GPTConfig
 from llmlab.lora import (
     ALL_LINEAR_TARGETS,
@@ -15,7 +17,6 @@ from llmlab.lora import (
     lora_parameter_count,
     merge_lora,
 )
-from torch import nn
 
 
 def small_gpt() -> GPT:

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from llmlab.gpt import GPT, GPTConfig
 from llmlab.lora import apply_lora
 from llmlab.memory import (

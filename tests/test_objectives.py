@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from llmlab import objectives as obj
 
 V = 100  # vocabulary: ids 0..98 ordinary, 99 = [MASK]

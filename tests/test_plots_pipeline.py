@@ -5,6 +5,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import matplotlib.pyplot as plt
 import numpy as np
+
 from llmlab import course
 from llmlab.plots import pipeline
 

@@ -5,12 +5,13 @@ import sys
 import types
 import warnings
 
-import llmlab
 import matplotlib as mpl
 import numpy as np
 import plotly.io as pio
 import pytest
 import torch
+
+import llmlab
 from llmlab import runtime
 
 

@@ -30,6 +30,18 @@ RUN_RECORDS = paths.PACKAGE_DIR.parents[1] / "docs" / "notebook-runs.json"
 NOT_MEASURED = "not yet measured"
 
 
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo on Linux), for run records and model cards."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def package_version(name: str) -> str:
     """The installed version of a package, or "missing"."""
     try:
