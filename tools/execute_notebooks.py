@@ -35,6 +35,7 @@ KERNEL_ENV = {
     "PYTHONHASHSEED": "0",
     "OMP_NUM_THREADS": "2",
     "MKL_NUM_THREADS": "2",
+    "OMP_WAIT_POLICY": "PASSIVE",  # no busy-waiting threads when the CPU is shared
     "LLMLAB_DEVICE": "cpu",
     "TQDM_MININTERVAL": "1",
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
