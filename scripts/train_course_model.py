@@ -1,6 +1,6 @@
 """Train the course's mini GPT on the embedded corpus and write data/mini-gpt/.
 
-    python scripts/train_course_model.py --threads 1
+    python scripts/train_course_model.py --threads 2
 
 Writes ``model.safetensors``, ``config.json`` (model config, tokenizer, training facts) and
 ``MODEL_CARD.md``.  Deterministic: the same command on the same machine (same torch, same
@@ -83,25 +83,19 @@ Loss during training (mean cross-entropy over {t['eval_iters']} batches of each 
 |---|---|---|
 {evals}
 
-Note on the wall time: this run shared its 2 CPU cores with several other jobs, so it took
-far longer than it would on 2 free cores; the process CPU time is the better measure of
-its cost.
-
+{meta.get('wall_note', '')}
 ## Reproduce
 ```
 {meta['command']}
 ```
-(`--placeholder-at N` only saves an early snapshot on the way; it does not change the weights.)
-Same command, same machine, same torch version and thread count -> the same weights
+{"(`--placeholder-at N` only saves an early snapshot on the way; it does not change the weights.)" + chr(10) if "--placeholder-at" in meta["command"] else ""}Same command, same machine, same torch version and thread count -> the same weights
 (check the SHA-256 above). Another CPU, thread count or torch version gives a slightly
 different model of the same quality.
 
 ## Limitations
-- A tiny model trained briefly (about one pass over 2.4 M characters): it writes English-looking
-  text with common words ("the", "of", "in") and punctuation in the right places, but many of its
+- A tiny model ({meta['params'] / 1e6:.1f} M parameters) trained for {s['wall_s'] / 60:.0f} minutes: it writes
+  English-looking text with common words and punctuation in the right places, but some of its
   longer words are invented and it states no coherent facts. Do not rely on anything it says.
-- Its budget was cut to fit a shared machine (1,200 steps, under 8 CPU-minutes); more steps
-  (`--max-iters`) give a lower loss.
 - Character-level: a prompt may only use the {m['vocab_size']} characters of the corpus
   (ASCII letters, digits, punctuation, space and newline); others raise an error that names them.
 - Trained on Wikipedia and news text from the 2000s-2010s, with their biases.
@@ -115,6 +109,7 @@ def main(argv=None) -> None:
     p.add_argument("--max-iters", type=int, default=training.COURSE_TRAIN.max_iters)
     p.add_argument("--seed", type=int, default=training.COURSE_TRAIN.seed)
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2, as in the lessons)")
+    p.add_argument("--wall-note", default="", help="a sentence for the model card about the wall time (e.g. a shared machine)")
     p.add_argument("--placeholder", action="store_true", help="mark the model card as a placeholder")
     p.add_argument(
         "--placeholder-at", type=int, default=0,
@@ -151,9 +146,14 @@ def main(argv=None) -> None:
 
     result = training.train(model, stream, cfg, callback=save_placeholder if args.placeholder_at else None)
 
-    command = "python scripts/train_course_model.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith("--out")
-    )
+    given, kept = list(argv if argv is not None else sys.argv[1:]), []
+    while given:  # where the files went is not part of the recipe
+        a = given.pop(0)
+        if a == "--out":
+            given.pop(0)
+        elif not a.startswith("--out="):
+            kept.append(a)
+    command = "python scripts/train_course_model.py " + " ".join(shlex.quote(a) for a in kept)
     meta = {
         "name": "mini-gpt",
         "placeholder": args.placeholder,
@@ -167,6 +167,7 @@ def main(argv=None) -> None:
         "params": sum(p.numel() for p in model.parameters()),
         "command": command.strip(),
         "started": started,
+        "wall_note": args.wall_note,
         "hardware": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} torch thread(s)",
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -513,12 +513,12 @@ COURSE_GPT = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0, 
 
 #: How the course model is trained on the embedded corpus ("wiki-news", last 10% held out).
 COURSE_TRAIN = TrainConfig(
-    max_iters=1200, batch_size=16, block_size=128, lr=2e-3, min_lr=2e-4, warmup_iters=100,
-    weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, eval_interval=200, eval_iters=10, seed=0,
+    max_iters=6000, batch_size=16, block_size=128, lr=2e-3, min_lr=2e-4, warmup_iters=100,
+    weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, eval_interval=500, eval_iters=10, seed=0,
 )
 
 #: The course's quick recipe, for a live run in a lesson: the course model's shape and a
 #: higher learning rate than nanoGPT's CPU recipe, fewer tokens.  benchmarks/bench_training.py
 #: compares it with nanoGPT's recipe (the TrainConfig defaults) on the course corpus; that
 #: comparison has not been completed yet (see benchmarks/RESULTS.md).
-QUICK_TRAIN = dataclasses.replace(COURSE_TRAIN, max_iters=600, warmup_iters=50)
+QUICK_TRAIN = dataclasses.replace(COURSE_TRAIN, max_iters=600, warmup_iters=50, eval_interval=200)
