@@ -155,8 +155,9 @@ def sampling_explorer_figure(
         fig.update_yaxes(title_text="probability", range=[0, 1.05], row=r + 1, col=1)
         fig.update_xaxes(type="category", tickangle=0, row=r + 1, col=1)
     title = "Temperature, top-k and top-p reshape one next-token distribution"
-    if context:
-        title += f"<br><sup>next token after “{_tail(context)}” (␣ = space, ↵ = new line)</sup>"
+    where = f" after “{_tail(context)}”" if context else ""
+    # the sliders sit under each row where an x-axis title would go, so the subtitle names the x axis
+    title += f"<br><sup>x axis: the model's {len(ids)} most likely next tokens{where}, most likely first (␣ = space, ↵ = new line)</sup>"
     fig.update_layout(
         title=title, barmode="group", bargap=0.15, sliders=sliders, height=1000,
         legend=dict(orientation="h", y=1.06, x=1, xanchor="right"), margin=dict(t=110, b=40),
