@@ -183,13 +183,16 @@ class InstructionData:
         ]
 
 
-def make_instruction_data(n_train: int = 600, n_held_out: int = 50, seed: int = 0,
+def make_instruction_data(n_train: int = 3000, n_held_out: int = 50, seed: int = 0,
                           words: Sequence[str] | None = None) -> InstructionData:
     """The lesson's instruction data set, the same for the same arguments.
 
     Args:
-        n_train: training examples per word task kind (the 48 capital questions of the
-            training side are repeated to the same count, so each kind weighs the same).
+        n_train: training examples per word task kind, at most (a kind stops at the number of
+            distinct examples its training words allow: one per word for "upper" and "reverse").
+            The 48 capital questions of the training side are repeated to ``n_train``.  Many
+            distinct words matter: with a few hundred per kind the course model memorises
+            training words instead of learning the rule that carries over to unseen ones.
         n_held_out: held-out examples per word task kind (capital: one per country, 24).
         seed: fixes which words are held out and which examples are drawn.
         words: the word pool (default: :func:`word_pool` of the course corpus).
