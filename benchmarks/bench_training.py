@@ -8,7 +8,9 @@ What it measures, all on the embedded corpus (``wiki-news``, char-level, last 10
    ``2 n^3`` flops) with the same thread count, by wall clock and per CPU-second.
 2. Training throughput of ``llmlab.gpt.GPT`` against a faithful copy of nanoGPT's own model
    (``NanoGPT`` below, from https://github.com/karpathy/nanoGPT/blob/master/model.py, MIT),
-   same shape and training step, timed in interleaved rounds so that both see the same load.
+   same shape, each with its own training step (llmlab's fused AdamW; nanoGPT's optimizer as its
+   ``configure_optimizers`` builds it on a CPU), and llmlab's model with nanoGPT's step, timed in
+   interleaved rounds so that all see the same load.
 3. nanoGPT's CPU recipe (README: ``--device=cpu --compile=False --eval_iters=20
    --log_interval=1 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
    --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0``, lr 1e-3) trained with
@@ -127,7 +129,24 @@ def matmul_peak(n: int = 1024, repeats: int = 12) -> dict:
     return {"n": n, "flops_wall": best_wall, "flops_per_cpu_s": best_cpu}
 
 
-def step_rate(model, stream, batch_size, steps, gen, opt):
+def nanogpt_optimizer(model: nn.Module, config: training.TrainConfig) -> torch.optim.AdamW:
+    """AdamW as nanoGPT's ``configure_optimizers`` builds it: the same two weight-decay groups,
+    ``fused=True`` only when training on CUDA, so on a CPU torch's default kernel."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    extra = {"fused": True} if params[0].device.type == "cuda" else {}
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), **extra)
+
+
+#: The training step as each project writes it: (optimizer factory, foreach argument of the clipping).
+#: llmlab.training.train clips with foreach=True; nanoGPT's train.py calls clip_grad_norm_ with
+#: torch's default.
+LLMLAB_STEP = (training.configure_optimizer, True)
+NANOGPT_STEP = (nanogpt_optimizer, None)
+
+
+def step_rate(model, stream, batch_size, steps, gen, opt, clip_foreach):
     """Train ``steps`` steps; (tokens per wall second, tokens per CPU-second)."""
     model.train()
     c0, w0 = time.process_time(), time.perf_counter()
@@ -136,30 +155,59 @@ def step_rate(model, stream, batch_size, steps, gen, opt):
         _, loss = model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=clip_foreach)
         opt.step()
     tokens = steps * batch_size * stream.block_size
     return tokens / (time.perf_counter() - w0), tokens / max(time.process_time() - c0, 1e-9)
 
 
+def optimizer_step_ms(model: nn.Module, repeats: int = 50) -> dict:
+    """Median milliseconds of one AdamW step on ``model``'s parameters, for each of torch's kernels."""
+    for p in model.parameters():
+        p.grad = torch.randn_like(p) * 1e-3
+    out = {}
+    for label, kernel in [("for-loop (torch's CPU default)", {"foreach": False}), ("foreach", {"foreach": True}),
+                          ("fused", {"fused": True})]:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, **kernel)
+        for _ in range(5):
+            opt.step()
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            opt.step()
+            times.append(time.perf_counter() - t)
+        out[label] = 1000 * statistics.median(times)
+    model.zero_grad(set_to_none=True)
+    return out
+
+
 def compare_with_nanogpt(stream, vocab_size, rounds: int, steps: int) -> dict:
-    """Interleaved rounds of the same training step on llmlab's GPT and nanoGPT's model."""
+    """Interleaved rounds of training steps: llmlab's GPT and training step against nanoGPT's.
+
+    A third arm runs llmlab's model with nanoGPT's optimizer and clipping, to separate what the
+    model costs from what the optimizer kernel saves.
+    """
     cfg = GPTConfig(vocab_size=vocab_size, **NANOGPT_SHAPE)
     torch.manual_seed(0)
-    models = {"llmlab": GPT(cfg), "nanoGPT": NanoGPT(cfg),
-              "llmlab, GPT-2's tanh GELU": GPT(dataclasses.replace(cfg, gelu_approximate="tanh"))}
-    opts = {k: training.configure_optimizer(m, NANOGPT_RECIPE) for k, m in models.items()}
-    rates: dict = {k: {"wall": [], "cpu": []} for k in models}
+    arms = {
+        "llmlab": (GPT(cfg), LLMLAB_STEP),
+        "nanoGPT": (NanoGPT(cfg), NANOGPT_STEP),
+        "llmlab's model, nanoGPT's optimizer and clipping": (GPT(cfg), NANOGPT_STEP),
+        "llmlab, GPT-2's tanh GELU": (GPT(dataclasses.replace(cfg, gelu_approximate="tanh")), LLMLAB_STEP),
+    }
+    opts = {k: make_opt(m, NANOGPT_RECIPE) for k, (m, (make_opt, _)) in arms.items()}
+    rates: dict = {k: {"wall": [], "cpu": []} for k in arms}
     gen = torch.Generator().manual_seed(0)
-    for k, m in models.items():  # warm-up
-        step_rate(m, stream, 12, 3, gen, opts[k])
+    for k, (m, (_, clip)) in arms.items():  # warm-up
+        step_rate(m, stream, 12, 3, gen, opts[k], clip)
     for _ in range(rounds):
-        for k, m in models.items():
-            wall, cpu = step_rate(m, stream, 12, steps, gen, opts[k])
+        for k, (m, (_, clip)) in arms.items():
+            wall, cpu = step_rate(m, stream, 12, steps, gen, opts[k], clip)
             rates[k]["wall"].append(wall)
             rates[k]["cpu"].append(cpu)
     return {
-        "flops_per_token": flops_per_token(models["llmlab"], cfg),
+        "flops_per_token": flops_per_token(arms["llmlab"][0], cfg),
+        "optimizer_step_ms": optimizer_step_ms(GPT(cfg)),
         "models": {
             k: {"tokens_per_s": statistics.median(v["wall"]), "tokens_per_cpu_s": statistics.median(v["cpu"])}
             for k, v in rates.items()
@@ -242,9 +290,12 @@ def write_results(r: dict, path: Path) -> None:
         fpt = cmp_["flops_per_token"]
         lines += [
             "",
-            "## Throughput: llmlab's GPT vs nanoGPT's own model, same step, same load",
-            "nanoGPT CPU shape (4 layers, 4 heads, 128 dims, block 64, batch 12), AdamW + clipping; "
-            f"median of {r['rounds']} interleaved rounds of {r['steps']} steps each. "
+            "## Throughput: llmlab against nanoGPT's own implementation, same load",
+            "nanoGPT CPU shape (4 layers, 4 heads, 128 dims, block 64, batch 12, exact GELU), one training "
+            "step = forward, backward, gradient clipping, AdamW; each project's step as it writes it: llmlab's "
+            "`training.train` (fused AdamW, foreach clipping), nanoGPT's `train.py` (`configure_optimizers` asks "
+            "for fused AdamW only on CUDA, so on a CPU torch's default kernel; default clipping). "
+            f"Median of {r['rounds']} interleaved rounds of {r['steps']} steps each. "
             f"{fpt / 1e6:.2f} MFLOP per token.",
             "",
             "| model | tokens/s (wall) | tokens per CPU-second | GFLOP per CPU-second | share of matmul peak |",
@@ -259,8 +310,20 @@ def write_results(r: dict, path: Path) -> None:
         m = cmp_["models"]
         ratio = m["llmlab"]["tokens_per_cpu_s"] / m["nanoGPT"]["tokens_per_cpu_s"]
         ratio_wall = m["llmlab"]["tokens_per_s"] / m["nanoGPT"]["tokens_per_s"]
-        lines += ["", f"llmlab / nanoGPT, the same model (exact GELU): **{ratio_wall:.2f}x** by wall clock, "
-                  f"**{ratio:.2f}x** per CPU-second."]
+        lines += ["", f"llmlab / nanoGPT, the same model (exact GELU), each with its own training step: "
+                  f"**{ratio_wall:.2f}x** by wall clock, **{ratio:.2f}x** per CPU-second."]
+        same_opt = m.get("llmlab's model, nanoGPT's optimizer and clipping")
+        if same_opt:
+            model_wall = same_opt["tokens_per_s"] / m["nanoGPT"]["tokens_per_s"]
+            verdict = (" (within 3%: the two models cost about the same, and what separates the two training steps is "
+                       "the optimizer kernel)" if abs(model_wall - 1) <= 0.03 else "")
+            lines += [f"The model alone (llmlab's model with nanoGPT's optimizer and clipping, against nanoGPT): "
+                      f"{model_wall:.2f}x by wall clock, "
+                      f"{same_opt['tokens_per_cpu_s'] / m['nanoGPT']['tokens_per_cpu_s']:.2f}x per CPU-second{verdict}."]
+        opt_ms = cmp_.get("optimizer_step_ms")
+        if opt_ms:
+            lines += ["", "One AdamW step on this model's parameters (median of 50): "
+                      + "; ".join(f"{k} {v:.1f} ms" for k, v in opt_ms.items()) + "."]
         tanh = m.get("llmlab, GPT-2's tanh GELU")
         if tanh:
             lines += [f"With GPT-2's tanh GELU (the course model's and Hugging Face GPT-2's), llmlab runs at "
@@ -340,7 +403,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-iters", type=int, default=NANOGPT_RECIPE.max_iters, help="nanoGPT recipe iterations")
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--final-eval-iters", type=int, default=100)
     p.add_argument("--stages", default="compare,quick,nanogpt", help="what to run (comma list)")

@@ -47,6 +47,15 @@ def test_train_prints_one_json_line_and_writes_a_checkpoint(trained):
     assert ck.meta["train_config"]["max_iters"] == 20
 
 
+def test_boolean_config_field_has_a_yes_and_a_no_flag():
+    from llmlab.__main__ import build_parser
+
+    parser = build_parser()
+    base = ["train", "--text", "input.txt"]
+    assert parser.parse_args(base).fused_optimizer is True
+    assert parser.parse_args([*base, "--no-fused-optimizer"]).fused_optimizer is False
+
+
 def test_train_bad_input_exits_2_with_one_line(tmp_path):
     missing = run("train", "--text", tmp_path / "nope.txt", *TINY)
     assert missing.returncode == 2

@@ -34,11 +34,12 @@ def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     for f in dataclasses.fields(TrainConfig):
         default = getattr(defaults, f.name)
+        flag, help_text = "--" + f.name.replace("_", "-"), f"TrainConfig.{f.name} (default: {default})"
+        if isinstance(default, bool):  # --fused-optimizer / --no-fused-optimizer
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            continue
         kind = type(default) if default is not None else int  # None only for lr_decay_iters
-        parser.add_argument(
-            "--" + f.name.replace("_", "-"), type=kind, default=default,
-            help=f"TrainConfig.{f.name} (default: {default})",
-        )
+        parser.add_argument(flag, type=kind, default=default, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
