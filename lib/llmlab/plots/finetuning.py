@@ -80,7 +80,7 @@ def loss_curves(runs: dict[str, Sequence[float]], smooth: int = 10,
         x = np.arange(len(y)) + (smooth - 1 if smooth > 1 else 0)
         fig.add_scatter(x=x, y=np.round(y, 4), mode="lines", name=name, line=dict(color=_colour(name, i)))
     fig.update_layout(title=title, height=380, width=820, xaxis_title="optimizer step",
-                      yaxis_title=f"cross-entropy (nats per response token, {smooth}-step mean)")
+                      yaxis_title=f"cross-entropy<br>(nats per response token, {smooth}-step mean)")
     return fig
 
 
