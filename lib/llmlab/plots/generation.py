@@ -159,7 +159,8 @@ def sampling_explorer_figure(
     # the sliders sit under each row where an x-axis title would go, so the subtitle names the x axis
     title += f"<br><sup>x axis: the model's {len(ids)} most likely next tokens{where}, most likely first (␣ = space, ↵ = new line)</sup>"
     fig.update_layout(
-        title=title, barmode="group", bargap=0.15, sliders=sliders, height=1000,
+        # title pinned to the top so that its two lines stay clear of the legend above the first row
+        title=dict(text=title, y=0.985, yanchor="top"), barmode="group", bargap=0.15, sliders=sliders, height=1000,
         legend=dict(orientation="h", y=1.06, x=1, xanchor="right"), margin=dict(t=110, b=40),
     )
     return fig
