@@ -260,7 +260,7 @@ def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Ad
     # Both kernels compute the same update (equal up to rounding). "foreach" runs a few batched ops
     # per group; "fused" makes one pass over each tensor, several times faster on a CPU for the
     # course's models (benchmarks/RESULTS.md measures both). nanoGPT asks for fused only on CUDA,
-    # so on a CPU it gets torch's default there, a Python loop over the tensors.
+    # so on a CPU it gets torch's default, a Python loop over the tensors.
     fused = config.fused_optimizer and all(
         p.device.type in _FUSED_ADAMW_DEVICES and p.is_floating_point() for p in params
     )
