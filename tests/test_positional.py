@@ -186,6 +186,62 @@ def test_rope_conventions_equal_up_to_permutation():
     torch.testing.assert_close(P.half_to_interleaved(P.interleaved_to_half(x)), x)
 
 
+def _meta_apply_rotary_emb(xq, xk, end, theta=10000.0):
+    """Meta's reference RoPE, transcribed from github.com/meta-llama/llama, llama/model.py
+    (precompute_freqs_cis, reshape_for_broadcast, apply_rotary_emb); x: (B, T, n_heads, head_dim)."""
+    dim = xq.shape[-1]
+    freqs = 1.0 / (theta ** (torch.arange(0, dim, 2)[: (dim // 2)].float() / dim))
+    freqs = torch.outer(torch.arange(end), freqs).float()
+    freqs_cis = torch.polar(torch.ones_like(freqs), freqs)[: xq.shape[1]]  # (T, hd/2) complex64
+    xq_ = torch.view_as_complex(xq.float().reshape(*xq.shape[:-1], -1, 2))
+    xk_ = torch.view_as_complex(xk.float().reshape(*xk.shape[:-1], -1, 2))
+    freqs_cis = freqs_cis.view(1, xq_.shape[1], 1, xq_.shape[-1])
+    return torch.view_as_real(xq_ * freqs_cis).flatten(3), torch.view_as_real(xk_ * freqs_cis).flatten(3)
+
+
+def _hf_permute(w, n_heads, dim1, dim2):
+    """transformers' convert_llama_weights_to_hf.py, ``permute`` ("permute for sliced rotary")."""
+    return w.view(n_heads, dim1 // n_heads // 2, 2, dim2).transpose(1, 2).reshape(dim1, dim2)
+
+
+def test_rope_complex_matches_meta_reference_and_interleaved():
+    torch.manual_seed(0)
+    B, T, nh, hd = 2, 9, 3, 16
+    xq, xk = torch.randn(B, T, nh, hd), torch.randn(B, T, nh, hd)
+    q_ref, k_ref = _meta_apply_rotary_emb(xq, xk, end=2 * T)
+    # our functions take (..., seq, head_dim): move the heads before the sequence
+    q = P.apply_rope_complex(xq.transpose(1, 2)).transpose(1, 2)
+    k = P.apply_rope(xk.transpose(1, 2), interleaved=True).transpose(1, 2)
+    torch.testing.assert_close(q, q_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(k, k_ref, atol=1e-5, rtol=1e-5)
+    x = torch.randn(4, 11, 8, dtype=torch.float64)
+    torch.testing.assert_close(P.apply_rope_complex(x, torch.arange(11) + 5), P.apply_rope(x, torch.arange(11) + 5))
+
+
+def test_permute_for_rotate_half_is_hugging_face_conversion_and_keeps_scores():
+    torch.manual_seed(0)
+    nh, hd, d_in, T = 4, 8, 20, 7
+    wq, wk = torch.randn(nh * hd, d_in, dtype=torch.float64), torch.randn(nh * hd, d_in, dtype=torch.float64)
+    torch.testing.assert_close(P.permute_for_rotate_half(wq, nh), _hf_permute(wq, nh, nh * hd, d_in))
+    x = torch.randn(T, d_in, dtype=torch.float64)
+
+    def heads(w):  # (T, nh*hd) -> (nh, T, hd)
+        return (x @ w.T).view(T, nh, hd).transpose(0, 1)
+
+    # Meta: adjacent pairs on the original weights; Hugging Face: split halves on the permuted weights
+    q_meta, k_meta = P.apply_rope_complex(heads(wq)), P.apply_rope_complex(heads(wk))
+    q_hf = P.apply_rope(heads(P.permute_for_rotate_half(wq, nh)), interleaved=False)
+    k_hf = P.apply_rope(heads(P.permute_for_rotate_half(wk, nh)), interleaved=False)
+    torch.testing.assert_close(q_hf, P.interleaved_to_half(q_meta))  # same vectors, dimensions reordered
+    torch.testing.assert_close(q_hf @ k_hf.transpose(-2, -1), q_meta @ k_meta.transpose(-2, -1))  # same scores
+    # without the permutation the split-halves rotation gives different scores
+    q_wrong = P.apply_rope(heads(wq), interleaved=False)
+    k_wrong = P.apply_rope(heads(wk), interleaved=False)
+    assert not torch.allclose(q_wrong @ k_wrong.transpose(-2, -1), q_meta @ k_meta.transpose(-2, -1))
+    with pytest.raises(ValueError, match="head_dim"):
+        P.permute_for_rotate_half(torch.randn(30, 4), 4)
+
+
 def test_rope_positions_broadcast_and_default():
     x = torch.randn(2, 4, 6, 8)
     torch.testing.assert_close(P.apply_rope(x), P.apply_rope(x, torch.arange(6)))

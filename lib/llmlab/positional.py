@@ -20,12 +20,28 @@ a position signal.  Three kinds are in use:
   pair, by an angle proportional to their position, so that the score
   ``q_m · k_n`` depends only on the offset ``m - n``.
 
-Pairing convention of :func:`apply_rope`: by default the paper's *interleaved*
-pairs (dimensions 2i and 2i+1, as in the sinusoidal table).  LLaMA's code (and
-Hugging Face's ``rotate_half``) pairs dimension ``i`` with ``i + head_dim/2``
-instead; pass ``interleaved=False`` for that.  The two are the same rotation up
-to a fixed permutation of the dimensions (:func:`interleaved_to_half`), which a
-trained model absorbs into its query and key weights.
+Pairing conventions.  Two ways of choosing the pairs are in use, and both are
+in this module:
+
+* **Adjacent pairs** (2i, 2i+1), as the paper writes it and as Meta's reference
+  code does: ``apply_rotary_emb`` in https://github.com/meta-llama/llama
+  (``llama/model.py``) reshapes the last dimension to ``(head_dim/2, 2)``, views
+  each pair as a complex number and multiplies it by ``e^(i·m·θ_i)``
+  (``freqs_cis`` from ``precompute_freqs_cis``).  :func:`apply_rope` with
+  ``interleaved=True`` (the default), and :func:`apply_rope_complex`, which is
+  written the way Meta's code is.
+* **Split halves** (i, i + head_dim/2): Hugging Face's port of LLaMA
+  (``rotate_half`` in transformers' ``modeling_llama.py``);
+  :func:`apply_rope` with ``interleaved=False``.  To load Meta's weights into it,
+  transformers' ``convert_llama_weights_to_hf.py`` permutes the rows of every
+  query and key projection (its ``permute``: ``w.view(n_heads, head_dim//2, 2,
+  dim).transpose(1, 2)``), :func:`permute_for_rotate_half` here.
+
+The two are the same rotation up to a fixed permutation of each head's
+dimensions (:func:`interleaved_to_half`): rotating permuted vectors the
+split-halves way gives the permuted result of rotating them the adjacent way,
+so attention scores (dot products within a head) are identical.  The tests
+check both forms against transcriptions of Meta's and Hugging Face's code.
 """
 
 from __future__ import annotations
@@ -37,11 +53,13 @@ from torch import Tensor
 
 __all__ = [
     "apply_rope",
+    "apply_rope_complex",
     "frequencies",
     "half_to_interleaved",
     "interleaved_to_half",
     "learned_positions",
     "pca_2d",
+    "permute_for_rotate_half",
     "position_similarity",
     "rope_angles",
     "shift_matrix",
@@ -250,3 +268,41 @@ def apply_rope(
     else:
         out = torch.cat([ra, rb], dim=-1)
     return out.to(x.dtype)
+
+
+def apply_rope_complex(x: Tensor, positions: Tensor | None = None, base: float = 10000.0) -> Tensor:
+    """RoPE on adjacent pairs (2i, 2i+1), written as Meta's LLaMA code writes it: complex products.
+
+    ``x``: ``(..., seq, head_dim)``; ``positions`` as in :func:`apply_rope`.  Pair
+    ``(a, b)`` is the complex number ``a + ib``; rotating it by ``m·θ_i`` is multiplying by
+    ``e^(i·m·θ_i) = cos m·θ_i + i sin m·θ_i``.  Same result as ``apply_rope(x, positions,
+    base, interleaved=True)`` (up to rounding); returns ``x``'s shape and dtype.
+    """
+    if x.dim() < 2 or x.shape[-1] % 2:
+        raise ValueError(f"apply_rope_complex expects x of shape (..., seq, head_dim) with head_dim even, "
+                         f"got shape {tuple(x.shape)}.")
+    seq = x.shape[-2]
+    if positions is None:
+        positions = torch.arange(seq)
+    angles = rope_angles(torch.as_tensor(positions), x.shape[-1], base)  # (..., seq, hd/2) float64
+    rotation = torch.polar(torch.ones_like(angles), angles).to(x.device)  # e^(i·m·θ_i), complex128
+    pairs = torch.view_as_complex(x.double().reshape(*x.shape[:-1], -1, 2).contiguous())  # (..., seq, hd/2)
+    return torch.view_as_real(pairs * rotation).flatten(-2).to(x.dtype)  # (..., seq, hd)
+
+
+def permute_for_rotate_half(weight: Tensor, n_heads: int) -> Tensor:
+    """Reorder the rows of a query or key projection from adjacent-pair RoPE to split-halves RoPE.
+
+    ``weight``: ``(n_heads * head_dim, d_in)``, an ``nn.Linear`` weight whose output
+    is cut into ``n_heads`` heads.  Within each head, output rows ``0, 2, 4, ..`` come
+    first, then ``1, 3, 5, ..`` (:func:`interleaved_to_half` applied to the rows), which
+    is what transformers' ``convert_llama_weights_to_hf.py`` does to Meta's ``wq`` and
+    ``wk`` (its ``permute``).  A model using ``apply_rope(..., interleaved=False)`` with
+    the permuted weights computes the same attention scores as the original model
+    with adjacent pairs.  Returns a tensor of ``weight``'s shape.
+    """
+    rows, d_in = weight.shape
+    if n_heads <= 0 or rows % n_heads or (rows // n_heads) % 2:
+        raise ValueError(f"weight has {rows} rows: that is not n_heads={n_heads} heads of an even head_dim.")
+    per_head = weight.reshape(n_heads, rows // n_heads, d_in)  # (nh, hd, d_in)
+    return interleaved_to_half(per_head.transpose(1, 2)).transpose(1, 2).reshape(rows, d_in)
