@@ -83,9 +83,54 @@ def test_format_and_find():
 
 
 def test_markdown_table(models):
-    md = ls.markdown_table(models)
+    md = ls.markdown_table(models, with_sources=False)
     assert md.count("\n") == len(models) + 1
     assert "| GPT-4 |" in md and "undisclosed" in md
+
+
+def test_every_figure_column_has_a_source_column():
+    numeric = [f.name for f in fields(ls.ModelInfo) if f.type in ("float | None", "int | None")]
+    assert set(numeric) <= {column for column, _ in ls.FIGURES.values()}
+    assert len(numeric) == 4  # parameters, layers, context, training tokens
+    for column, source in ls.FIGURES.values():
+        assert column in ls.COLUMNS and source in ls.COLUMNS and source.endswith("_source")
+
+
+def test_markdown_table_links_each_figure_to_its_own_source(models):
+    md = ls.markdown_table(models)
+    gpt1 = next(line for line in md.splitlines() if line.startswith("| GPT-1 "))
+    gpt2_paper = ls.find(models, "GPT-2 Small").source
+    gpt_paper = ls.find(models, "GPT-1").source
+    # 117M is stated in the GPT-2 paper (Table 2), not in the GPT paper; the layers are in the GPT paper
+    assert f"[117M]({gpt2_paper})" in gpt1 and f"[12]({gpt_paper})" in gpt1
+    # every figure of every row is a link to the source_of that figure
+    for m in models:
+        line = next(row for row in md.splitlines() if row.startswith(f"| {m.name} "))
+        for figure, url in m.figure_sources().items():
+            assert f"]({url})" in line, (m.name, figure)
+    # notes become numbered footnotes under the table
+    assert "**Notes**" in md and "delaying the release of the 34B model" in md
+
+
+def test_llama2_facts_are_figures_not_only_notes(models):
+    llama2 = [m for m in models if m.series == "Llama 2"]
+    assert [m.name for m in llama2] == ["Llama-2-7B", "Llama-2-13B", "Llama-2-34B", "Llama-2-70B"]
+    assert {m.training_tokens_billions for m in llama2} == {2000}
+    # grouped-query attention only in the two bigger models (Llama 2 paper, Table 1)
+    assert {m.name: m.attention for m in llama2} == {
+        "Llama-2-7B": "multi-head", "Llama-2-13B": "multi-head",
+        "Llama-2-34B": "grouped-query", "Llama-2-70B": "grouped-query"}
+    assert "not released" in ls.find(models, "Llama-2-34B").notes
+    # "40% more total tokens" than Llama 1's largest models (1.4T)
+    assert ls.find(models, "Llama-2-7B").training_tokens_billions / ls.find(models, "LLaMA-65B").training_tokens_billions \
+        == pytest.approx(1.4, abs=0.03)
+    assert ls.format_tokens(1400) == "1.4T" and ls.format_tokens(300) == "300B" and ls.format_tokens(None) == "-"
+
+
+def test_source_labels():
+    assert ls.source_label("https://arxiv.org/abs/2307.09288") == "arXiv 2307.09288"
+    assert ls.source_label("https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json") == \
+        "HF meta-llama/Llama-2-7b-hf"
 
 
 def _write(tmp_path, rows):
@@ -113,6 +158,9 @@ GOOD = dict(name="X", series="X", organisation="Org", year="2020", released="202
     ({"parameters_millions": "175e9"}, "millions"),
     ({"parameters_millions": "lots"}, "not a number"),
     ({"parameters_millions": ""}, "notes"),
+    ({"layers": "", "layers_source": "https://example.org/card"}, "a source needs a figure"),
+    ({"attention": "sparse-ish"}, "attention"),
+    ({"training_tokens_billions": "2e12"}, "billions"),
 ])
 def test_validation_rejects_bad_rows(tmp_path, change, message):
     with pytest.raises(ls.ModelTableError, match=message):
