@@ -49,10 +49,13 @@ def test_thread_count_is_set():
     assert torch.get_num_threads() == runtime.DEFAULT_THREADS
 
 
-def test_plotly_renderer_works_live_and_in_exported_html():
+def test_plotly_renderer_stores_the_figure_and_no_cdn_html():
     llmlab.setup_notebook(quiet=True)
-    assert pio.renderers.default == "plotly_mimetype+notebook_connected"
-    assert "notebook" not in pio.renderers.default.split("+")  # would embed 3+ MB of plotly.js
+    assert pio.renderers.default == "plotly_mimetype"
+    # No text/html: it would load plotly.js from a CDN and hide the PNG that
+    # `make notebooks` adds (tools/figure_images.py) from viewers without JavaScript.
+    bundle = pio.renderers[pio.renderers.default].to_mimebundle({"data": [], "layout": {}})
+    assert set(bundle) == {"application/vnd.plotly.v1+json"}
 
 
 def test_plotly_renderer_on_colab(monkeypatch):

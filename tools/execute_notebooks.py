@@ -5,6 +5,8 @@ Every run is deterministic: fixed seeds inside the notebooks, PYTHONHASHSEED=0,
 a fixed thread count and the CPU as device.  After each run the wall time and
 the kernel's peak memory (resident set size, sampled every 0.1 s) are written
 to ``docs/notebook-runs.md`` (linked from README) and ``docs/notebook-runs.json``.
+Each plotly figure then gets a static PNG beside its JSON (tools/figure_images.py,
+drawn in headless Chromium), so GitHub and other viewers without JavaScript show it.
 
     python tools/execute_notebooks.py                      # every lesson
     python tools/execute_notebooks.py notebooks/04_mini_gpt.ipynb
@@ -25,6 +27,10 @@ import psutil
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browser  # noqa: E402  (tools/browser.py)
+import figure_images  # noqa: E402  (tools/figure_images.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORD_JSON = ROOT / "docs" / "notebook-runs.json"
@@ -71,8 +77,8 @@ class PeakMemory:
         self._thread.join()
 
 
-def execute(path: Path, timeout: int = 1200) -> dict:
-    """Run one notebook in place; returns its record (wall seconds, peak MB)."""
+def execute(path: Path, renderer: figure_images.Renderer, timeout: int = 1200) -> dict:
+    """Run one notebook in place, figures drawn to PNG by ``renderer``; returns its record (wall seconds, peak MB)."""
     nb = nbformat.read(path, as_version=4)
     env = {**os.environ, **KERNEL_ENV}
     client = NotebookClient(
@@ -101,7 +107,10 @@ def execute(path: Path, timeout: int = 1200) -> dict:
             cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None) if not _has_widgets(nb) else None
     nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
-    nbformat.write(nb, path)
+    figure_images.add_images(nb, renderer)
+    tmp = path.with_suffix(".ipynb.tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(path)  # atomic: an interrupted write never leaves half a notebook
     return {"notebook": path.name, "wall_s": round(wall, 1), "peak_mb": round(memory.peak / 2**20)}
 
 
@@ -139,12 +148,24 @@ def main(argv: list[str]) -> int:
     paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     # Lesson 00 prints every lesson's recorded run time, so it runs after the others.
     paths.sort(key=lambda p: p.stem == "00_start_here")
+    try:
+        # One headless Chromium draws every figure's PNG; checked before any notebook runs.
+        with browser.chromium() as chrome:
+            context, _ = browser.open_context(chrome)
+            return run_all(paths, figure_images.Renderer(context.new_page()))
+    except browser.BrowserMissing as exc:
+        print(f"cannot draw the figures' static images: {exc}", file=sys.stderr)
+        return 1
+
+
+def run_all(paths: list[Path], renderer: figure_images.Renderer) -> int:
+    """Execute each notebook, record its run; a failed one is left unchanged and the others still run."""
     records = json.loads(RECORD_JSON.read_text()) if RECORD_JSON.exists() else {}
     failed = []
     for path in paths:
         print(f"executing {path.relative_to(ROOT)} ...", flush=True)
         try:
-            record = execute(path)
+            record = execute(path, renderer)
         except CellExecutionError as exc:
             # The notebook is left as it was (no error output is ever saved); go on with the others.
             failed.append(path.name)

@@ -2,7 +2,8 @@
 
 It makes a notebook run the same way everywhere (JupyterLab, Colab, Binder,
 ``make notebooks``): the same random numbers, the same thread count, figures
-that show up both live and in exported HTML, and the best device available.
+that show up live and (with the image ``make notebooks`` adds) in static
+viewers, and the best device available.
 """
 
 from __future__ import annotations
@@ -57,15 +58,15 @@ def _short_warning(message, category, filename, lineno, line=None):
 def _configure_plotly() -> None:
     import plotly.io as pio
 
-    # "plotly_mimetype" draws the figure in JupyterLab, VS Code and Colab from
-    # the figure's JSON; "notebook_connected" adds an HTML version that loads
-    # plotly.js from its CDN, so nbconvert's HTML and static viewers show it
-    # too.  The plain default leaves exported HTML empty, and "notebook" would
-    # embed all of plotly.js (3+ MB) in every notebook.
+    # "plotly_mimetype" stores the figure's JSON, which JupyterLab, VS Code and
+    # the course site (tools/build_site.py) draw interactively.  No HTML part:
+    # viewers without JavaScript (GitHub) prefer HTML to an image, and plotly's
+    # HTML would load plotly.js from a CDN; `make notebooks` adds a PNG of each
+    # figure instead (tools/figure_images.py).  Colab needs its own renderer.
     if "google.colab" in sys.modules:
         pio.renderers.default = "colab"
     else:
-        pio.renderers.default = "plotly_mimetype+notebook_connected"
+        pio.renderers.default = "plotly_mimetype"
     pio.templates.default = "plotly_white"
 
 
