@@ -60,14 +60,16 @@ def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, clock
     The minimum, not the mean: other work on the machine only ever adds time, so
     the fastest run is the best estimate of what the call itself costs.
     ``clock="wall"`` measures elapsed time (waiting for a GPU included);
-    ``clock="cpu"`` measures the CPU time of this process (``time.process_time``),
-    which does not count the time the process spends waiting for a busy CPU.
+    ``clock="cpu"`` measures the CPU time of the calling thread (``time.thread_time``),
+    which does not count the time it spends waiting for a busy CPU, nor the CPU time
+    of the process's other threads (a Jupyter kernel runs several; with one torch
+    thread, torch computes in the calling thread).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be at least 1, got {repeats}")
     if clock not in ("wall", "cpu"):
         raise ValueError(f"clock must be 'wall' or 'cpu', got {clock!r}")
-    timer = time.perf_counter if clock == "wall" else time.process_time
+    timer = time.perf_counter if clock == "wall" else time.thread_time
     for _ in range(warmup):
         fn()
     best = math.inf
@@ -88,7 +90,7 @@ def _synchronize() -> None:
 def _timing_setup(device: torch.device):
     """On the CPU: one torch thread, and the clock to use ("cpu"); on a GPU: the wall clock.
 
-    With one thread the CPU time of the process is the work of the computation
+    With one thread the CPU time of the calling thread is the work of the computation
     itself, the same on a busy machine as on a free one; with several threads,
     threads that wait for each other on a busy machine add spinning to the count.
     """

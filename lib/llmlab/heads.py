@@ -6,7 +6,9 @@ the weight a query puts on the keys of that pattern, averaged over queries.
 A head is *named* after the pattern it favours most, relative to the share that
 attention spread evenly over the past would give that pattern.  Then
 :func:`ablate_head` switches a head off, to test whether the model relies on it
-(a pattern is not an explanation: Jain and Wallace 2019).
+(a pattern is not an explanation: Jain and Wallace 2019); :func:`ablation_losses` does it
+for every head, and :func:`findings` turns the measurements into sentences, so a
+lesson states what it measured from the numbers themselves.
 
 Shapes: ``B`` passages, ``T`` characters each, ``L`` layers, ``H`` heads.
 """
@@ -14,7 +16,7 @@ Shapes: ``B`` passages, ``T`` characters each, ``L`` layers, ``H`` heads.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
@@ -127,3 +129,78 @@ def ablate_head(model: nn.Module, layer: int, head: int) -> Iterator[None]:
         yield
     finally:
         handle.remove()
+
+
+def ablation_losses(model: nn.Module, loss_fn: Callable[[], float]) -> torch.Tensor:
+    """Loss change when each head alone is switched off: ``(L, H)``, ``loss_fn()`` minus its baseline.
+
+    ``loss_fn`` evaluates the model (e.g. on held-out passages) and returns a float; it is
+    called once with every head on, then once per head inside :func:`ablate_head`.
+    """
+    base = loss_fn()
+    L, H = model.config.n_layer, model.config.n_head
+    change = torch.zeros(L, H)
+    for layer in range(L):
+        for head in range(H):
+            with ablate_head(model, layer, head):
+                change[layer, head] = loss_fn() - base
+    return change
+
+
+def findings(
+    scores: dict[str, torch.Tensor],
+    even: dict[str, float],
+    names: dict[tuple[int, int], str],
+    loss_change: torch.Tensor,
+    threshold: float = 0.3,
+    small: float = 0.05,
+) -> list[str]:
+    """The measured story of a model's heads, as sentences computed from the numbers.
+
+    Args:
+        scores, even, names: as returned by :func:`score_heads` and :func:`name_heads`.
+        loss_change: ``(L, H)`` from :func:`ablation_losses`.
+        threshold: the weight a pattern needs to name a head (as in :func:`name_heads`).
+        small: a loss change below this (nats per token) counts as "the model barely needs it".
+    Returns:
+        A list of sentences: which heads have a clear pattern, what the "mixed" heads do
+        (their largest share on any one pattern), and which heads the model needs.
+    """
+    L, H = loss_change.shape
+    named = [(lh, n) for lh, n in names.items() if n != "mixed"]
+    mixed = [lh for lh, n in names.items() if n == "mixed"]
+    stacked = torch.stack([scores[k] for k in scores])  # (P, L, H)
+    lines = []
+    if named:
+        where = ", ".join(f"layer {lay} head {h} ({n})" for (lay, h), n in named)
+        lines.append(f"{len(named)} of {L * H} heads put at least {threshold:.0%} of their weight on one pattern: {where}.")
+    else:
+        lines.append(f"No head puts {threshold:.0%} of its weight on any one pattern.")
+    if mixed:
+        top = max(float(stacked[:, lay, h].max()) for lay, h in mixed)
+        lines.append(
+            f"The other {len(mixed)} are 'mixed': no pattern gets {threshold:.0%} of their weight (the most any of them "
+            f"puts on one pattern is {top:.0%}), so they spread their attention over several kinds of keys, "
+            "or attend by something these six patterns do not describe."
+        )
+    flat = loss_change.flatten()
+    order = flat.argsort(descending=True)
+    l0, h0 = divmod(int(order[0]), H)
+    needed = [(divmod(int(i), H)) for i in order if flat[i] >= small]
+    lines.append(
+        f"Switching one head off raises the held-out loss most for layer {l0} head {h0} "
+        f"({names[l0, h0]}): {flat[order[0]]:+.3f} nats per character."
+    )
+    lines.append(
+        f"{len(needed)} of {L * H} heads raise it by {small} or more when switched off"
+        + (f" ({', '.join(f'layer {lay} head {h}' for lay, h in needed)})" if needed else "")
+        + f"; the other {L * H - len(needed)} change it by less, so the model barely needs any one of them alone."
+    )
+    if needed:
+        layers = sorted({lay for lay, _ in needed})
+        lines.append(f"The heads it needs that much sit in layer{'s' if len(layers) > 1 else ''} "
+                     + ", ".join(map(str, layers)) + f" of 0..{L - 1}.")
+    named_needed = sum(1 for lh, _ in named if lh in needed)
+    if named:
+        lines.append(f"{named_needed} of the {len(named)} heads with a clear pattern are among those the model needs most.")
+    return lines
