@@ -24,10 +24,13 @@ LoRA lives in :mod:`llmlab.lora`, the memory arithmetic in :mod:`llmlab.memory`.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import os
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -125,6 +128,7 @@ def split_words(words: Sequence[str], held_out_fraction: float = 0.2, seed: int 
 def _word_examples(kind: str, words: Sequence[str], n: int, rng: random.Random) -> list[Example]:
     """``n`` distinct examples of a word task, drawn from ``words``."""
     out: dict[str, Example] = {}
+    upto5, upto4 = [x for x in words if len(x) <= 5], [x for x in words if len(x) <= 4]
     tries = 0
     while len(out) < n and tries < 50 * n:
         tries += 1
@@ -132,11 +136,11 @@ def _word_examples(kind: str, words: Sequence[str], n: int, rng: random.Random) 
             w = rng.choice(words)
             ex = Example(kind, _INSTRUCTIONS[kind].format(w), w.upper())
         elif kind == "reverse":
-            w = rng.choice([x for x in words if len(x) <= 5])
+            w = rng.choice(upto5)
             ex = Example(kind, _INSTRUCTIONS[kind].format(w), w[::-1])
         elif kind == "pattern":
             period = rng.choice((2, 3))
-            cycle = rng.sample([x for x in words if len(x) <= 4], period)
+            cycle = rng.sample(upto4, period)
             shown = rng.randint(period + 1, 2 * period + 1)  # at least one full cycle and one repeat
             seq = [cycle[i % period] for i in range(shown + 1)]
             ex = Example(kind, _INSTRUCTIONS[kind].format(" ".join(seq[:-1])), seq[-1])
@@ -402,3 +406,219 @@ def corpus_loss(model: nn.Module, ids: torch.Tensor, block_size: int, n_batches:
         losses.append(float(model(x, y)[1]))
     model.train(was_training)
     return sum(losses) / len(losses)
+
+
+# ---------------------------------------------------------------- forgetting less: pretraining text in the batches
+class MixedBatches:
+    """Instruction batches with ``prose_rows`` windows of pre-training text added to every training batch.
+
+    InstructGPT's "PPO-ptx" models mix pre-training gradients into the later fine-tuning
+    updates to limit what the model forgets of its pre-training (Ouyang et al. 2022,
+    section 3.5).  Here the mixing is simpler: each training batch of ``batch_size``
+    instruction rows ``(B, L)`` gets ``prose_rows`` windows of the pre-training split,
+    cut to the same length ``L``, whose every position is a target; the mean loss then
+    covers both.  One window carries about as many targets as 16 responses (a response
+    is about 6 characters).  The "val" split stays instructions only, so validation
+    curves compare with plain fine-tuning.
+    """
+
+    def __init__(self, instructions: InstructionBatches, prose, prose_rows: int = 1):
+        if prose_rows < 0:
+            raise ValueError(f"prose_rows must be >= 0, got {prose_rows}.")
+        self.instructions, self.prose, self.prose_rows = instructions, prose, int(prose_rows)
+
+    def sample(self, split: str, batch_size: int, generator: torch.Generator | None = None):
+        """``(x, y)``: ``(batch_size + prose_rows, L)`` for "train", ``(batch_size, L)`` for "val"."""
+        x, y = self.instructions.sample(split, batch_size, generator)  # (B, L)
+        if split != "train" or self.prose_rows == 0:
+            return x, y
+        px, py = self.prose.sample("train", self.prose_rows, generator)  # (p, block_size)
+        length = x.size(1)
+        if px.size(1) < length:
+            raise ValueError(f"The prose windows ({px.size(1)} tokens) are shorter than the instruction rows ({length}).")
+        return torch.cat([x, px[:, :length]]), torch.cat([y, py[:, :length]])  # (B + p, L)
+
+
+# ---------------------------------------------------------------- the recipes of the shipped runs
+def _recipes():
+    from llmlab.lora import ALL_LINEAR_TARGETS
+    from llmlab.training import TrainConfig
+
+    sft = TrainConfig(max_iters=600, batch_size=16, block_size=128, lr=3e-3, min_lr=3e-4, warmup_iters=20,
+                      weight_decay=0.0, eval_interval=100, eval_iters=4)
+    return {
+        # step 1 of InstructGPT on the course model: every weight trains
+        "full": {"train": sft, "lora": None, "prose_rows": 0},
+        # the same run with one window of pre-training text in every batch: forgets less
+        "mixed": {"train": sft, "lora": None, "prose_rows": 1},
+        # LoRA on every linear layer; the adapters start at zero and learn more slowly, so twice the steps
+        "lora": {"train": dataclasses.replace(sft, max_iters=2 * sft.max_iters), "prose_rows": 0,
+                 "lora": {"r": 8, "alpha": 16.0, "targets": list(ALL_LINEAR_TARGETS)}},
+    }
+
+
+#: Lesson 05's three fine-tuning runs (``scripts/train_finetuned_models.py`` builds them into
+#: ``data/<SHIPPED[name]>``): the TrainConfig, the LoRA set-up (or None) and the prose rows per batch.
+RECIPES: dict[str, dict] = _recipes()
+#: Folder of each shipped run inside the course data folder.
+SHIPPED: dict[str, str] = {"full": "sft-full", "mixed": "sft-mixed", "lora": "sft-lora"}
+
+
+def recipe_batches(recipe: dict, data: InstructionData, tokenizer, block_size: int, corpus_train_ids=None):
+    """The batches a recipe trains on: instructions, plus pre-training windows if it mixes them in."""
+    batches = InstructionBatches(data, tokenizer, block_size=block_size)
+    if not recipe["prose_rows"]:
+        return batches
+    from llmlab.training import TokenStream
+
+    if corpus_train_ids is None:
+        raise ValueError("This recipe mixes in pre-training text: pass corpus_train_ids (the corpus' training split).")
+    ids = torch.as_tensor(corpus_train_ids)
+    return MixedBatches(batches, TokenStream(ids, ids[-(block_size + 2):], block_size), recipe["prose_rows"])
+
+
+def finetune(base: nn.Module, batches, recipe: dict, *, live_plot: bool = False, show_progress: bool = True):
+    """Fine-tune a copy of ``base`` with ``recipe`` (one of :data:`RECIPES`): ``(model, TrainResult)``.
+
+    ``base`` is left as it was.  With a LoRA recipe the copy is frozen and adapters are
+    added first (:func:`llmlab.lora.apply_lora`); the adapters stay unmerged.
+    """
+    import copy
+
+    from llmlab import lora
+    from llmlab.training import train
+
+    model = copy.deepcopy(base)
+    if recipe.get("lora"):
+        lora.apply_lora(model, **recipe["lora"])
+    result = train(model, batches, recipe["train"], live_plot=live_plot, show_progress=show_progress)
+    return model, result
+
+
+def run_recipe(name: str, base: nn.Module, data: InstructionData, tokenizer, corpus_train_ids=None,
+               *, max_iters: int | None = None, show_progress: bool = True):
+    """Train the shipped run ``name`` of :data:`RECIPES` from ``base``: ``(model, TrainResult)``.
+
+    What ``scripts/train_finetuned_models.py`` runs and what lesson 05 runs with
+    ``FULL_RUN = True``: on the same machine, thread count and torch version both give the
+    shipped weights bit for bit.  ``max_iters`` shortens it (quick checks only).
+    """
+    recipe = RECIPES[name]
+    if max_iters:
+        recipe = {**recipe, "train": dataclasses.replace(recipe["train"], max_iters=max_iters)}
+    batches = recipe_batches(recipe, data, tokenizer, base.config.block_size, corpus_train_ids)
+    torch.manual_seed(recipe["train"].seed)  # the LoRA adapters' random A matrices
+    return finetune(base, batches, recipe, show_progress=show_progress)
+
+
+def shipped_or_retrained(base: nn.Module, data: InstructionData, tokenizer, corpus_train_ids,
+                         retrain: bool = False, names=tuple(SHIPPED)) -> tuple[dict, dict]:
+    """Lesson 05's long runs: ``({name: model}, {name: train log})``, loaded from ``data/`` or retrained.
+
+    A train log is what :func:`llmlab.model_card.train_log` writes: ``summary`` (steps, losses,
+    wall time), ``evals`` and every step's ``train_losses``.  ``retrain=True`` trains each
+    recipe here (minutes on a CPU) instead of loading the shipped files.
+    """
+    from llmlab import model_card
+
+    models, logs = {}, {}
+    for name in names:
+        if retrain:
+            models[name], result = run_recipe(name, base, data, tokenizer, corpus_train_ids)
+            models[name].eval()
+            logs[name] = model_card.train_log(result)
+        else:
+            models[name] = load_shipped(name, base=base, device=next(base.parameters()).device)
+            logs[name] = model_card.read_train_log(shipped_dir(name))
+    return models, logs
+
+
+# ---------------------------------------------------------------- LoRA adapters as a checkpoint
+LORA_FORMAT = "llmlab-lora"
+ADAPTERS_FILE = "adapters.safetensors"
+
+
+def save_lora_adapters(directory, model: nn.Module, lora_config: dict, meta: dict | None = None) -> Path:
+    """Write only the adapters of ``model`` (every ``lora_A``/``lora_B``) and how to apply them.
+
+    ``adapters.safetensors`` holds the tensors; ``config.json`` holds ``lora_config``
+    (``r``, ``alpha``, ``targets``) and ``meta`` (which base model, how it was trained).
+    Both files are written through a temporary file.
+    """
+    from safetensors.torch import save_file
+
+    from llmlab.model_card import write_json_atomic
+
+    tensors = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if "lora_" in n}
+    if not tensors:
+        raise ValueError("This model has no LoRA adapters (llmlab.lora.apply_lora adds them).")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = directory / (ADAPTERS_FILE + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": LORA_FORMAT})
+    os.replace(tmp, directory / ADAPTERS_FILE)
+    write_json_atomic(directory / "config.json", {"format": LORA_FORMAT, "format_version": 1,
+                                                  "lora": lora_config, "meta": meta or {}})
+    return directory
+
+
+def load_lora_adapters(model: nn.Module, directory) -> nn.Module:
+    """Add the adapters saved in ``directory`` to ``model`` (in place; pass a copy to keep the base).
+
+    The model must have the shape the adapters were trained on: every saved tensor must
+    find a LoRA parameter of the same name and shape, and every LoRA parameter a tensor.
+    Only JSON and safetensors are read (nothing is unpickled).
+    """
+    import json
+
+    from safetensors.torch import load_file
+
+    from llmlab import lora
+
+    directory = Path(directory)
+    config_path, weights_path = directory / "config.json", directory / ADAPTERS_FILE
+    if not config_path.is_file() or not weights_path.is_file():
+        raise FileNotFoundError(f"No LoRA adapters in {directory.name!r}: config.json and {ADAPTERS_FILE} are needed.")
+    payload = json.loads(config_path.read_text(encoding="utf-8"))
+    if payload.get("format") != LORA_FORMAT:
+        raise ValueError(f"config.json in {directory.name!r} is not an llmlab LoRA checkpoint (format {payload.get('format')!r}).")
+    lora.apply_lora(model, **payload["lora"])
+    saved = load_file(str(weights_path))
+    params = {n: p for n, p in model.named_parameters() if "lora_" in n}
+    if set(saved) != set(params):
+        raise ValueError(f"The adapters in {directory.name!r} do not fit this model: "
+                         f"{len(set(saved) ^ set(params))} adapter names differ (another base model?).")
+    with torch.no_grad():
+        for name, p in params.items():
+            if saved[name].shape != p.shape:
+                raise ValueError(f"Adapter {name} has shape {tuple(saved[name].shape)}, the model needs {tuple(p.shape)}.")
+            p.copy_(saved[name])
+    return model
+
+
+def load_shipped(name: str, base: nn.Module | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """A shipped fine-tuned model of lesson 05 (``"full"``, ``"mixed"`` or ``"lora"``), in eval mode.
+
+    ``"lora"`` adds the shipped adapters to a copy of ``base`` (the course model; loaded if None).
+    The curves of the run are in ``llmlab.model_card.read_train_log(shipped_dir(name))``.
+    """
+    import copy
+
+    from llmlab.training import load_checkpoint, load_course_model
+
+    directory = shipped_dir(name)
+    if RECIPES[name].get("lora"):
+        base = base if base is not None else load_course_model(device=device).model
+        model = load_lora_adapters(copy.deepcopy(base), directory)
+    else:
+        model = load_checkpoint(directory, device=device).model
+    return model.to(device).eval()
+
+
+def shipped_dir(name: str) -> Path:
+    """``data/<SHIPPED[name]>``: the folder of a shipped run, with a clear error for an unknown name."""
+    from llmlab.paths import data_dir
+
+    if name not in SHIPPED:
+        raise ValueError(f"Unknown fine-tuning run {name!r}; the shipped ones are {', '.join(SHIPPED)}.")
+    return data_dir() / SHIPPED[name]

@@ -494,3 +494,70 @@ def greedy_continue(model, ids, n_new: int, mask_id: int) -> list[int]:
         last[mask_id] = float("-inf")
         x.append(int(last.argmax()))
     return x
+
+
+# --------------------------------------------------------------------------------------
+# The shipped encoder/decoder pair of lesson 06 (scripts/train_family_models.py)
+# --------------------------------------------------------------------------------------
+
+#: Both models' shape: 2 blocks of 4 heads, 64 wide, 16-character windows (lesson 06 says why so short).
+FAMILY_GPT = dict(block_size=16, n_layer=2, n_head=4, n_embd=64)
+#: Share of characters the encoder must predict (BERT: 0.15; Wettig et al. 2023 find 0.4 better).
+FAMILY_MLM_RATE = 0.4
+#: Folder of each shipped model inside the course data folder.
+FAMILY_SHIPPED = {"encoder": "family-encoder", "decoder": "family-decoder"}
+
+
+def family_train_config(max_iters: int = 3000, device: str = "cpu", block_size: int = FAMILY_GPT["block_size"]):
+    """The pair's training recipe: ``max_iters`` steps of 32 windows, lr 3e-3 with cosine decay to 3e-4."""
+    from llmlab.training import TrainConfig
+
+    return TrainConfig(max_iters=max_iters, batch_size=32, block_size=block_size, lr=3e-3,
+                       min_lr=3e-4, warmup_iters=30, eval_interval=max(1, max_iters // 6), eval_iters=5,
+                       device=str(device))
+
+
+def family_pair(vocab_size: int, seed: int = 0, block_size: int = FAMILY_GPT["block_size"]):
+    """``(encoder, decoder)``: two :class:`llmlab.gpt.GPT` of :data:`FAMILY_GPT`'s shape with the same initial weights.
+
+    ``vocab_size`` counts the ``[MASK]`` token.  The only difference is the attention mask
+    (``causal=False`` for the encoder).  ``block_size`` changes the window length (lesson 06's exercise).
+    """
+    from llmlab.gpt import GPT, GPTConfig
+
+    models = []
+    for causal in (False, True):
+        torch.manual_seed(seed)
+        models.append(GPT(GPTConfig(vocab_size=vocab_size, **{**FAMILY_GPT, "block_size": block_size}, causal=causal)))
+    return models[0], models[1]
+
+
+def family_batches(train_ids, val_ids, mask_id: int, vocab_size: int, mlm_rate: float = FAMILY_MLM_RATE,
+                   block_size: int = FAMILY_GPT["block_size"]):
+    """``{"encoder": masked-LM windows, "decoder": next-token windows}`` of ``block_size`` tokens."""
+    from llmlab.training import TokenStream
+
+    block = block_size
+    return {
+        "encoder": MaskedLMStream(train_ids, val_ids, block, mask_id=mask_id, vocab_size=vocab_size, mask_prob=mlm_rate),
+        "decoder": TokenStream(train_ids, val_ids, block),
+    }
+
+
+def load_family_model(name: str, device="cpu"):
+    """The shipped ``"encoder"`` or ``"decoder"`` of lesson 06, as a :class:`llmlab.training.Checkpoint`.
+
+    Its ``meta`` holds ``mask_id``; its curves are in ``llmlab.model_card.read_train_log(family_dir(name))``.
+    """
+    from llmlab.training import load_checkpoint
+
+    return load_checkpoint(family_dir(name), device=device)
+
+
+def family_dir(name: str):
+    """``data/<FAMILY_SHIPPED[name]>``, with a clear error for an unknown name."""
+    from llmlab.paths import data_dir
+
+    if name not in FAMILY_SHIPPED:
+        raise ValueError(f"Unknown model {name!r}; the shipped ones are {', '.join(FAMILY_SHIPPED)}.")
+    return data_dir() / FAMILY_SHIPPED[name]
