@@ -4,10 +4,12 @@ import pytest
 import torch
 
 from llmlab.generation import (
+    forward_seconds,
     generate,
     kv_cache_speedup,
     next_token_distributions,
     sampling_probs,
+    timed_generation,
 )
 from llmlab.gpt import GPT, GPTConfig
 
@@ -148,3 +150,22 @@ def test_generation_figures_have_one_slider_step_per_generation_step(model):
     logits = model(torch.tensor([[1, 2]]))[0][0, -1]
     fig = sampling_explorer_figure(logits, decode, top=10)
     assert len(fig.layout.sliders) == 3 and len(fig.data) == 6
+
+
+def test_timed_generation_returns_the_greedy_tokens(model):
+    tokens, seconds = timed_generation(model, [1, 2, 3], 5, use_cache=False, repeats=2)
+    assert tokens == generate(model, [1, 2, 3], 5, temperature=0) and seconds > 0
+    with pytest.raises(ValueError, match="repeats"):
+        timed_generation(model, [1], 2, repeats=0)
+
+
+def test_kv_cache_speedup_is_the_ratio_of_its_times(model):
+    r = kv_cache_speedup(model, [1, 2, 3], 6, repeats=1)
+    assert r["speedup"] == pytest.approx(r["seconds_without_cache"] / r["seconds_with_cache"])
+    assert r["tokens_per_s_with_cache"] == pytest.approx(6 / r["seconds_with_cache"])
+
+
+def test_forward_seconds_checks_the_context(model):
+    assert forward_seconds(model, 1, repeats=1) > 0
+    with pytest.raises(ValueError, match="context"):
+        forward_seconds(model, CONFIG.block_size + 1)

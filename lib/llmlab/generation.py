@@ -6,9 +6,9 @@ picks one token from it, appends it and repeats (autoregression):
 * greedy (``temperature=0``): always the most likely token;
 * temperature: sample from softmax(logits / T): T < 1 sharpens the distribution, T > 1 flattens it;
 * top-k (Fan et al. 2018, https://arxiv.org/abs/1805.04833): sample only among the k most likely;
-* top-p, nucleus sampling (Holtzman et al. 2019, "The Curious Case of Neural Text Degeneration",
-  https://arxiv.org/abs/1904.09751): "sampling from the top-p portion of the probability mass",
-  the smallest set of tokens whose probabilities add up to at least p.
+* top-p, nucleus sampling (Holtzman et al., "The Curious Case of Neural Text Degeneration",
+  ICLR 2020, https://arxiv.org/abs/1904.09751, Section 3.1): sample only from the smallest set of
+  tokens whose probabilities add up to at least p (paraphrased, not quoted).
 
 The KV cache: without it each step runs the model over the whole sequence again; with it, each
 step feeds only the newest token and reuses the keys and values of earlier positions, stored per
@@ -218,30 +218,70 @@ def next_token_distributions(
 # Measuring the KV cache
 
 
+def timed_generation(model: GPT, prompt, max_new_tokens: int, use_cache: bool = True, repeats: int = 1):
+    """Greedy generation, timed: ``(tokens, best wall seconds of repeats runs)``.
+
+    ``tokens`` is what ``generate(model, prompt, max_new_tokens, temperature=0, use_cache=...)``
+    returns (greedy decoding is deterministic, so every repeat gives the same tokens).
+    """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}.")
+    best, out = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = generate(model, prompt, max_new_tokens, temperature=0, use_cache=use_cache)
+        best = min(best, time.perf_counter() - start)
+    return out, best
+
+
 def generation_speed(
     model: GPT, prompt, max_new_tokens: int, repeats: int = 3, use_cache: bool = True
 ) -> float:
     """Greedy generation speed in new tokens per second (best of ``repeats`` runs)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        generate(model, prompt, max_new_tokens, temperature=0, use_cache=use_cache)
-        best = min(best, time.perf_counter() - start)
-    return max_new_tokens / best
+    return max_new_tokens / timed_generation(model, prompt, max_new_tokens, use_cache, repeats)[1]
 
 
 def kv_cache_speedup(model: GPT, prompt, max_new_tokens: int, repeats: int = 3) -> dict[str, float]:
-    """Tokens/s without and with the KV cache, and their ratio (same greedy output, checked)."""
-    same = generate(model, prompt, max_new_tokens, temperature=0, use_cache=True) == generate(
-        model, prompt, max_new_tokens, temperature=0, use_cache=False
-    )
+    """Tokens/s without and with the KV cache, their ratio, and whether both wrote the same tokens.
+
+    Each path runs ``repeats`` times (best time kept); the same-output check compares the tokens of
+    the timed runs, so nothing is generated twice just to check it.
+    """
+    out_without, s_without = timed_generation(model, prompt, max_new_tokens, False, repeats)
+    out_with, s_with = timed_generation(model, prompt, max_new_tokens, True, repeats)
+    same = out_without == out_with
     if isinstance(same, torch.Tensor):
         same = bool(same.all())
-    without = generation_speed(model, prompt, max_new_tokens, repeats, use_cache=False)
-    with_cache = generation_speed(model, prompt, max_new_tokens, repeats, use_cache=True)
     return {
-        "tokens_per_s_without_cache": without,
-        "tokens_per_s_with_cache": with_cache,
-        "speedup": with_cache / without,
+        "tokens_per_s_without_cache": max_new_tokens / s_without,
+        "tokens_per_s_with_cache": max_new_tokens / s_with,
+        "speedup": s_without / s_with,
+        "seconds_without_cache": s_without,
+        "seconds_with_cache": s_with,
         "same_output": same,
     }
+
+
+@torch.no_grad()
+def forward_seconds(model: GPT, n_tokens: int, repeats: int = 3, seed: int = 0) -> float:
+    """Wall seconds of one forward pass over ``n_tokens`` positions (batch 1; best of ``repeats``).
+
+    Why the cache helps some models more than others: without it, step t runs this over t positions;
+    with it, over 1. The ratio ``forward_seconds(m, t) / forward_seconds(m, 1)`` is what the cache
+    can save at step t: close to t for a model whose cost is its arithmetic, close to 1 for one so
+    small that fixed per-call costs (Python, one kernel launch per operation) dominate.
+    """
+    if not 1 <= n_tokens <= model.config.block_size:
+        raise ValueError(f"n_tokens must be in 1 .. {model.config.block_size} (the context), got {n_tokens}.")
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, model.config.vocab_size, (1, n_tokens), generator=g).to(model.device)
+    was_training = model.training
+    model.eval()
+    model(idx)  # warm-up: first-call allocations are not part of the cost
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(idx)
+        best = min(best, time.perf_counter() - start)
+    model.train(was_training)
+    return best
