@@ -45,6 +45,7 @@ def card(name: str, meta: dict) -> str:
                  if lo else "")
     prose_row = (f"| pre-training text | {meta['prose_rows']} window(s) of the corpus' training split per batch, "
                  "every position a target |\n" if meta["prose_rows"] else "")
+    train_note = ("; the train loss also counts the prose window's characters" if meta["prose_rows"] else "")
     files = "`adapters.safetensors` (apply to `data/mini-gpt` with `llmlab.finetuning.load_shipped(\"lora\")`)" \
         if lo else "`model.safetensors` (a whole model: `llmlab.finetuning.load_shipped(\"" + name + "\")`)"
     return f"""# {finetuning.SHIPPED[name]}: lesson 05's {name} fine-tuning run
@@ -63,14 +64,14 @@ def card(name: str, meta: dict) -> str:
 | optimizer | AdamW, betas ({t['beta1']}, {t['beta2']}), weight decay {t['weight_decay']}, {'fused' if t['fused_optimizer'] else 'foreach'} kernel |
 | learning rate | linear warm-up over {t['warmup_iters']} steps to {t['lr']}, cosine decay to {t['min_lr']} |
 | gradient clipping | {t['grad_clip']} |
-| seed | {t['seed']} (batches); the adapters' initialisation is seeded with {meta['init_seed']} |
-| final train / validation loss | {s['train_loss']:.4f} / {s['val_loss']:.4f} nats per response character (mean of {t['eval_iters']} batches) |
+| seed | {t['seed']} (batches{'; also the adapters’ random initialisation' if lo else ''}) |
+| final train / validation loss | {s['train_loss']:.4f} / {s['val_loss']:.4f} nats per predicted character (mean of {t['eval_iters']} batches){train_note} |
 | wall time | {s['wall_s']:.0f} s ({s['wall_s'] / 60:.1f} min), process CPU time {s['cpu_s']:.0f} s |
 | hardware | {meta['hardware']} |
 | software | Python {meta['python']}, torch {meta['torch']} |
 | file | {files}, float32, {meta['file_bytes']:,} bytes, SHA-256 of its tensors `{meta['sha256'][:16]}...` (`llmlab.model_card.tensors_sha256`) |
 
-Loss during training (response characters; validation = the held-out instructions):
+Loss during training (validation = the held-out instructions, response characters only{train_note}):
 
 {model_card.loss_table(meta['evals'])}
 
@@ -86,7 +87,7 @@ its header metadata differently on each save). Another CPU, thread count or torc
 model of the same quality.
 
 ## Limitations
-- Four toy tasks (capitals, reversal, word patterns, a small fact table) on a 0.8 M-parameter
+- Four toy tasks (upper case, reversal, word patterns, country capitals) on a 0.8 M-parameter
   character model: a teaching artefact, not an assistant.
 - Fine-tuning on instructions costs the model much of its prose (lesson 05 measures how much).
 """
