@@ -75,7 +75,7 @@ def widget_outputs(states: dict, model_id: str, seen: set | None = None) -> list
     return found
 
 
-def _is_plotly_loader(out: dict) -> bool:
+def is_plotly_loader(out: dict) -> bool:
     """An output that only loads plotly.js from a CDN (plotly's "notebook_connected" renderer)."""
     html = out.get("data", {}).get("text/html", "")
     if isinstance(html, list):
@@ -125,7 +125,7 @@ def add_images(nb, renderer: Renderer) -> int:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.outputs = [out for out in cell.get("outputs", []) if not _is_plotly_loader(out)]
+        cell.outputs = [out for out in cell.get("outputs", []) if not is_plotly_loader(out)]
         for out in cell.outputs:
             data = out.get("data", {})
             if PLOTLY in data:
