@@ -33,9 +33,12 @@ code on load, unlike pickle) and ``config.json`` (model config, tokenizer, notes
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
+import secrets
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -45,6 +48,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from llmlab.errors import NonFiniteLossError, UsageError, check_int, check_real
 from llmlab.progress import LiveLossPlot, progress_bar
 from llmlab.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 
@@ -59,6 +63,8 @@ __all__ = [
     "load_checkpoint",
     "load_course_model",
     "lr_at",
+    "prepare_output_dir",
+    "resolve_device",
     "save_checkpoint",
     "split_train_val",
     "train",
@@ -73,6 +79,11 @@ COURSE_MODEL = "mini-gpt"
 # ---------------------------------------------------------------------------
 
 
+def _knob(default, help_text: str):
+    """A TrainConfig field with its meaning (the command line shows it as the flag's help)."""
+    return field(default=default, metadata={"help": help_text})
+
+
 @dataclass
 class TrainConfig:
     """Hyper-parameters of a training run.
@@ -82,33 +93,42 @@ class TrainConfig:
     batch 12, 2000 iterations, lr decayed over all of them).
     """
 
-    max_iters: int = 2000  # optimizer steps
-    batch_size: int = 12  # sequences per step (B)
-    block_size: int = 64  # tokens per sequence (T); at most the model's block_size
-    lr: float = 1e-3  # peak learning rate, reached after warm-up
-    min_lr: float = 1e-4  # learning rate at the end of the cosine decay
-    warmup_iters: int = 100  # linear warm-up from ~0 to lr
-    lr_decay_iters: int | None = None  # cosine reaches min_lr here (None: max_iters)
-    weight_decay: float = 0.1  # AdamW decoupled decay, on 2-D weights only
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0  # max global gradient norm (0: no clipping)
-    eval_interval: int = 250  # evaluate every this many steps (and at the end)
-    eval_iters: int = 20  # batches per split in each evaluation
-    seed: int = 0  # seeds the batch sampler and dropout
-    device: str = "cpu"
-    fused_optimizer: bool = True  # AdamW's fused kernel (CPU, CUDA, MPS); False: its foreach kernel
+    max_iters: int = _knob(2000, "optimizer steps")
+    batch_size: int = _knob(12, "sequences per step (B)")
+    block_size: int = _knob(64, "tokens per sequence (T); at most the model's block_size")
+    lr: float = _knob(1e-3, "peak learning rate, reached after warm-up")
+    min_lr: float = _knob(1e-4, "learning rate at the end of the cosine decay")
+    warmup_iters: int = _knob(100, "linear warm-up from ~0 to lr over this many steps")
+    lr_decay_iters: int | None = _knob(None, "the cosine reaches min_lr at this step (default: max_iters)")
+    weight_decay: float = _knob(0.1, "AdamW's decoupled weight decay, on 2-D weights only")
+    beta1: float = _knob(0.9, "AdamW's beta1 (momentum of the gradient)")
+    beta2: float = _knob(0.99, "AdamW's beta2 (momentum of the squared gradient)")
+    grad_clip: float = _knob(1.0, "max global gradient norm (0: no clipping)")
+    eval_interval: int = _knob(250, "evaluate (and save a checkpoint) every this many steps, and at the end")
+    eval_iters: int = _knob(20, "batches per split in each evaluation")
+    seed: int = _knob(0, "seeds the batch sampler and dropout")
+    device: str = _knob("cpu", "where to train: cpu, cuda, cuda:1, mps")
+    fused_optimizer: bool = _knob(True, "AdamW's fused kernel (CPU, CUDA, MPS); off: its foreach kernel")
 
     def __post_init__(self) -> None:
         for name in ("max_iters", "batch_size", "block_size", "eval_interval", "eval_iters"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {getattr(self, name)}.")
-        if self.warmup_iters < 0:
-            raise ValueError(f"warmup_iters must be >= 0, got {self.warmup_iters}.")
-        if not 0 <= self.min_lr <= self.lr:
-            raise ValueError(f"Need 0 <= min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}.")
-        if self.grad_clip < 0 or self.weight_decay < 0:
-            raise ValueError("grad_clip and weight_decay must be >= 0.")
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("warmup_iters", self.warmup_iters, minimum=0)
+        check_int("seed", self.seed)
+        if self.lr_decay_iters is not None:
+            check_int("lr_decay_iters", self.lr_decay_iters, minimum=1)
+        check_real("lr", self.lr, minimum=0, open_min=True)
+        check_real("min_lr", self.min_lr, minimum=0)
+        if not self.min_lr <= self.lr:
+            raise UsageError(f"Need 0 <= min_lr <= lr, got min_lr={self.min_lr}, lr={self.lr}.")
+        check_real("grad_clip", self.grad_clip, minimum=0)
+        check_real("weight_decay", self.weight_decay, minimum=0)
+        for name in ("beta1", "beta2"):
+            check_real(name, getattr(self, name), minimum=0, maximum=1, open_max=True)
+        if not isinstance(self.device, str):
+            raise UsageError(f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}.")
+        if not isinstance(self.fused_optimizer, bool):
+            raise UsageError(f"fused_optimizer must be True or False, got {self.fused_optimizer!r}.")
 
     @property
     def tokens_per_step(self) -> int:
@@ -307,13 +327,20 @@ def train(
     live_plot: bool = False,
     show_progress: bool = True,
     callback=None,
+    on_evaluation=None,
 ) -> TrainResult:
     """Train ``model`` on ``batches`` with ``config``; returns a :class:`TrainResult`.
 
     ``train(model, TokenStream(train_ids, val_ids, T), config)`` is the usual call;
     ``train(model, train_ids, val_ids, config)`` builds the TokenStream for you.
     ``live_plot=True`` draws the loss curve live in a notebook (nothing elsewhere).
-    ``callback(step, loss)`` (optional) is called after each step.
+    ``callback(step, loss)`` (optional) is called after each step, ``on_evaluation(record)``
+    after each evaluation (``record``: ``{"step", "train_loss", "val_loss"}``), e.g. to save
+    a checkpoint there.
+
+    A NaN or infinite loss (of a step or of an evaluation) stops the run at once with a
+    :class:`llmlab.errors.NonFiniteLossError` that names the step and carries the result so
+    far (``error.result``); the model's weights are then those before the failing step.
 
     Reproducible: the batch sampler and dropout are seeded with ``config.seed``, so the
     same model initialisation and config give the same weights (same machine, same
@@ -336,7 +363,7 @@ def train(
             f"config.block_size ({config.block_size}) is longer than the model's context "
             f"({model_block}); use block_size <= {model_block}."
         )
-    device = torch.device(config.device)
+    device = resolve_device(config.device)
     model.to(device)
     model.train()
     torch.manual_seed(config.seed)  # dropout masks
@@ -355,55 +382,64 @@ def train(
             model, batches, config.batch_size, config.eval_iters, seed=config.seed + 1, device=device
         )
         record = {"step": step, "train_loss": losses["train"], "val_loss": losses["val"]}
+        if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
+            _stop_non_finite(step, f"the evaluated loss is {record['train_loss']} (train), "
+                             f"{record['val_loss']} (validation)", config, result)
         result.evals.append(record)
         if plot is not None:
             plot.add("train (evaluated)", step, losses["train"])
             plot.add("validation (held out)", step, losses["val"])
             plot.refresh(force=True)
+        if on_evaluation is not None:
+            on_evaluation(record)
         return record
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     eval_s = 0.0
     # A bar updated by hand: iterating over it would close it before the final evaluation.
     bar = progress_bar(total=config.max_iters, desc="training", disable=not show_progress)
-    for step in range(config.max_iters):
-        if step % config.eval_interval == 0:
-            t = time.perf_counter()
-            record = evaluate(step)
-            eval_s += time.perf_counter() - t
-            bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=False)
+    try:
+        for step in range(config.max_iters):
+            if step % config.eval_interval == 0:
+                t = time.perf_counter()
+                record = evaluate(step)
+                eval_s += time.perf_counter() - t
+                bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=False)
 
-        lr = lr_at(step, config)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        x, y = batches.sample("train", config.batch_size, gen)  # (B, T), (B, T)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
-        optimizer.step()
+            lr = lr_at(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x, y = batches.sample("train", config.batch_size, gen)  # (B, T), (B, T)
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            _, loss = model(x, y)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):  # before backward: the weights stay those of the last good step
+                _stop_non_finite(step, f"the loss is {loss_value}", config, result)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip, foreach=True)
+            optimizer.step()
 
-        loss_value = loss.item()
-        result.steps.append(step)
-        result.train_losses.append(loss_value)
-        result.lrs.append(lr)
-        result.tokens_seen += x.numel()
+            result.steps.append(step)
+            result.train_losses.append(loss_value)
+            result.lrs.append(lr)
+            result.tokens_seen += x.numel()
+            if plot is not None:
+                plot.add("train (one batch)", step, loss_value)
+                plot.refresh()
+            bar.update(1)
+            if callback is not None:
+                callback(step, loss_value)
+
+        t = time.perf_counter()
+        record = evaluate(config.max_iters)
+        eval_s += time.perf_counter() - t
+        bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=True)
+    finally:  # also on a NaN stop or Ctrl-C: close the bar and keep the curve drawn so far
+        bar.close()
         if plot is not None:
-            plot.add("train (one batch)", step, loss_value)
-            plot.refresh()
-        bar.update(1)
-        if callback is not None:
-            callback(step, loss_value)
-
-    t = time.perf_counter()
-    record = evaluate(config.max_iters)
-    eval_s += time.perf_counter() - t
-    bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=True)
-    bar.close()
-    if plot is not None:
-        plot.finish()
+            plot.finish()
     model.eval()
 
     result.wall_s = time.perf_counter() - wall0
@@ -411,6 +447,34 @@ def train(
     result.train_s = max(result.wall_s - eval_s, 1e-9)
     result.tokens_per_s = result.tokens_seen / result.train_s
     return result
+
+
+def _stop_non_finite(step: int, what: str, config: TrainConfig, result: TrainResult):
+    """Raise the one-line error of a run whose loss stopped being a number."""
+    raise NonFiniteLossError(
+        f"Training stopped at step {step}: {what}. The weights blew up, most likely because the "
+        f"learning rate is too high (lr={config.lr:g}): lower it (--lr), e.g. ten times, "
+        "or clip gradients (--grad-clip 1.0).", step, result,
+    )
+
+
+def resolve_device(device) -> torch.device:
+    """``device`` ("cpu", "cuda", "cuda:1", "mps", or a torch.device) checked to exist on this machine."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UsageError(f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'.") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"device {device!r} asked for, but this machine has no CUDA GPU that torch can use; use 'cpu'.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0.")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"device {device!r} asked for, but MPS (Apple GPU) is not available here; use 'cpu'.")
+    elif dev.type not in ("cpu", "cuda", "mps", "meta"):
+        if not getattr(getattr(torch, dev.type, None), "is_available", lambda: False)():
+            raise UsageError(f"device {device!r} is not available on this machine; use 'cpu'.")
+    return dev
 
 
 # ---------------------------------------------------------------------------
@@ -439,17 +503,103 @@ class Checkpoint:
         return torch.tensor([self.tokenizer.encode(text)], dtype=torch.long, device=self.model.lm_head.weight.device)
 
 
-def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = None) -> Path:
-    """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed).
+#: What a checkpoint folder may hold besides its weights and config: ``overwrite=True`` replaces
+#: a folder only if everything in it is one of these (llmlab never deletes a user's other files).
+CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, "MODEL_CARD.md", "train_log.json", "adapters.safetensors")
+
+
+def prepare_output_dir(directory, overwrite: bool = False) -> Path:
+    """Check, before any work, that a checkpoint can be written to ``directory``; returns it as a Path.
+
+    Refused with a one-line :class:`~llmlab.errors.UsageError`: a path that is a file or lies
+    below one, a folder that is not writable, a non-empty folder unless ``overwrite`` (and even
+    then a folder holding anything but checkpoint files).  The parent folders are created;
+    ``directory`` itself is left as it is (a save swaps a complete folder into its place).
+    """
+    directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory} is a file, not a folder: give a folder for the checkpoint.")
+    if directory.is_dir() and any(directory.iterdir()):
+        entries = sorted(p.name for p in directory.iterdir())
+        if not overwrite:
+            raise UsageError(
+                f"{directory} is not empty ({', '.join(entries[:4])}{', ...' if len(entries) > 4 else ''}); "
+                "choose a new folder, or replace it with --force (overwrite=True in Python)."
+            )
+        foreign = [name for name in entries if name not in CHECKPOINT_FILES or (directory / name).is_dir()]
+        if foreign:
+            raise UsageError(
+                f"{directory} holds more than a checkpoint ({', '.join(foreign[:4])}); llmlab replaces only "
+                "a checkpoint folder and never deletes other files: choose a new or empty folder."
+            )
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        probe = directory.parent / f".{directory.name}.probe-{os.getpid()}"
+        probe.mkdir()
+        probe.rmdir()
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"Cannot make the folder {directory}: a part of that path is a file.") from None
+    except PermissionError:
+        raise UsageError(f"No permission to write in {directory.parent}: choose a folder you can write to.") from None
+    except OSError as e:
+        raise UsageError(f"Cannot write a checkpoint to {directory}: {e.strerror or e}.") from None
+    return directory
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but another user's
+        return True
+    return True
+
+
+def _remove_stale_saves(directory: Path) -> None:
+    """Delete the half-written folders of saves into ``directory`` whose process is gone (a killed run)."""
+    for tmp in directory.parent.glob(f".{directory.name}.saving-*"):
+        pid = tmp.name.rsplit("-", 2)[-2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_file(path: Path, payload: bytes | str) -> None:
+    with open(path, "wb") as f:
+        f.write(payload.encode("utf-8") if isinstance(payload, str) else payload)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = None, *,
+                    overwrite: bool = False, files: dict[str, str | bytes] | None = None) -> Path:
+    """Write a checkpoint folder: ``model.safetensors``, ``config.json`` (and ``files``, e.g. a model card).
+
+    Never half-written, never replaced unasked: the whole folder is written to a hidden
+    sibling first and then renamed into place, so a crash or Ctrl-C leaves either the old
+    checkpoint or the new one.  A non-empty ``directory`` is refused unless
+    ``overwrite=True`` (see :func:`prepare_output_dir`).  ``files`` maps extra file names
+    to their text or bytes (``MODEL_CARD.md``, ``train_log.json``).
 
     The tied embedding / output matrix is stored once (safetensors refuses shared
     tensors; ``safetensors.torch.save_model`` drops the duplicate name and
-    ``load_model`` ties it again).  Weights are saved as float32 on the CPU.
+    ``load_model`` ties it again).  Weights are saved as float32 on the CPU;
+    ``config.json`` records their SHA-256, so a damaged file is caught at load time.
     """
     from safetensors.torch import save_model
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    if not isinstance(model, nn.Module) or not hasattr(model, "config"):
+        raise UsageError(f"save_checkpoint needs an llmlab model with a .config, got {type(model).__name__}.")
+    if not hasattr(tokenizer, "to_dict"):
+        raise UsageError(f"save_checkpoint needs the model's tokenizer (CharTokenizer or BPETokenizer), got {type(tokenizer).__name__}.")
+    vocab = getattr(model.config, "vocab_size", None)
+    if vocab is not None and tokenizer.vocab_size > vocab:
+        raise UsageError(f"The tokenizer has {tokenizer.vocab_size} ids but the model only {vocab}: "
+                         "save the model with the tokenizer it was trained with.")
+    files = dict(files or {})
+    for name in files:
+        if name in (WEIGHTS_FILE, CONFIG_FILE) or Path(name).name != name or name.startswith("."):
+            raise UsageError(f"files: {name!r} must be a plain file name other than {WEIGHTS_FILE} and {CONFIG_FILE}.")
     config = model.config.to_dict() if hasattr(model.config, "to_dict") else asdict(model.config)
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -458,46 +608,155 @@ def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = 
         "tokenizer": tokenizer.to_dict(),
         "meta": meta or {},
     }
-    device = next(model.parameters()).device
-    model.to("cpu")
     try:
-        tmp = directory / (WEIGHTS_FILE + ".tmp")
-        save_model(model, str(tmp), metadata={"format": CHECKPOINT_FORMAT})
-        os.replace(tmp, directory / WEIGHTS_FILE)
+        json.dumps(payload, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"meta must be plain JSON data (str, numbers, lists, dicts; no NaN): {e}.") from None
+    directory = prepare_output_dir(directory, overwrite)
+    _remove_stale_saves(directory)
+
+    tmp = directory.parent / f".{directory.name}.saving-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        tmp.mkdir()
+        device = next(model.parameters()).device
+        model.to("cpu")
+        try:
+            save_model(model, str(tmp / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
+        finally:
+            model.to(device)
+        weights = (tmp / WEIGHTS_FILE).read_bytes()
+        payload["weights"] = {"bytes": len(weights), "sha256": hashlib.sha256(weights).hexdigest()}
+        _write_file(tmp / CONFIG_FILE, json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        for name, content in files.items():
+            _write_file(tmp / name, content)
+        _swap_into_place(tmp, directory)
+    except OSError as e:
+        raise UsageError(f"Could not write the checkpoint to {directory} ({e.strerror or e}); "
+                         "nothing there was changed. Free some disk space or choose another folder.") from None
     finally:
-        model.to(device)
-    with open(directory / CONFIG_FILE, "w", encoding="utf-8") as f:
-        json.dump(payload, f, indent=2, ensure_ascii=False)
-        f.write("\n")
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return directory
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    """Rename the complete folder ``new`` to ``target``; an existing ``target`` is moved aside, then deleted."""
+    if not target.exists():
+        os.rename(new, target)
+        return
+    old = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(old, target)  # put the previous checkpoint back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _damaged(directory: Path, what: str) -> UsageError:
+    return UsageError(f"The checkpoint in {directory} is damaged: {what}. Save or download it again.")
+
+
+def _read_config(directory: Path) -> dict:
+    """``config.json`` of a checkpoint as a dict, with one-line errors for a damaged file."""
+    try:
+        payload = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(directory, f"{CONFIG_FILE} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise _damaged(directory, f"{CONFIG_FILE} is not valid JSON (line {e.lineno}, column {e.colno}: "
+                                  f"{e.msg}; was it cut off while being written?)") from None
+    if not isinstance(payload, dict):
+        raise _damaged(directory, f"{CONFIG_FILE} holds a {type(payload).__name__}, not an object")
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise UsageError(f"{CONFIG_FILE} in {directory.name!r} is not an llmlab checkpoint (format {payload.get('format')!r}).")
+    for key, kind in (("model", dict), ("tokenizer", dict), ("meta", dict)):
+        if not isinstance(payload.get(key, {}), kind) or (key != "meta" and key not in payload):
+            raise _damaged(directory, f"the field {key!r} of {CONFIG_FILE} is missing or not an object")
+    return payload
+
+
+def _check_weights_file(directory: Path, payload: dict, model: nn.Module) -> None:
+    """The weights file is the one config.json recorded, and holds every tensor ``model`` needs, in its shape."""
+    from safetensors import SafetensorError, safe_open
+
+    path = directory / WEIGHTS_FILE
+    recorded = payload.get("weights")
+    if isinstance(recorded, dict) and recorded.get("sha256"):
+        data = path.read_bytes()
+        if len(data) != recorded.get("bytes") or hashlib.sha256(data).hexdigest() != recorded["sha256"]:
+            raise _damaged(directory, f"{WEIGHTS_FILE} is not the file that was saved with this "
+                                      f"{CONFIG_FILE} (its size or SHA-256 differs)")
+    try:
+        with safe_open(str(path), "pt") as f:
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise _damaged(directory, f"{WEIGHTS_FILE} cannot be read as safetensors ({str(e).splitlines()[0]})") from None
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    for name, shape in shapes.items():
+        if name in wanted and wanted[name] != shape:
+            raise UsageError(
+                f"{WEIGHTS_FILE} in {directory} does not fit its {CONFIG_FILE}: {name} has shape {shape}, "
+                f"the model config needs {wanted[name]}; the two files come from different models."
+            )
+    unknown = sorted(set(shapes) - set(wanted))
+    if unknown:
+        raise UsageError(f"{WEIGHTS_FILE} in {directory} holds tensors this model does not have ({', '.join(unknown[:3])}); "
+                         f"it does not belong to this {CONFIG_FILE}.")
 
 
 def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a folder written by :func:`save_checkpoint`; the model comes back in eval mode.
 
     Only JSON and safetensors are read: nothing is unpickled, so loading a checkpoint
-    cannot run code.
+    cannot run code.  A damaged or inconsistent folder (truncated JSON, unknown config
+    fields, weights of another shape or a changed weights file, a tokenizer with more ids
+    than the model) is refused with a one-line :class:`~llmlab.errors.UsageError`.
     """
     from safetensors.torch import load_model
 
     from llmlab.gpt import GPT, GPTConfig
 
+    device = resolve_device(device)
     directory = Path(directory)
+    if not directory.is_dir():
+        raise FileNotFoundError(f"No checkpoint folder {directory}: it does not exist or is not a folder.")
     missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
     if missing:
         raise FileNotFoundError(
             f"No llmlab checkpoint in the folder {directory.name!r}: {', '.join(missing)} missing. "
             "A checkpoint is written by llmlab.training.save_checkpoint or `python -m llmlab train --out DIR`."
         )
-    with open(directory / CONFIG_FILE, encoding="utf-8") as f:
-        payload = json.load(f)
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{CONFIG_FILE} in {directory.name!r} is not an llmlab checkpoint (format {payload.get('format')!r}).")
-    model = GPT(GPTConfig.from_dict(payload["model"]))
-    load_model(model, str(directory / WEIGHTS_FILE), strict=True, device=str(device))
+    payload = _read_config(directory)
+    fields_ = {f.name for f in dataclasses.fields(GPTConfig)}
+    unknown = sorted(set(payload["model"]) - fields_)
+    if unknown:
+        raise UsageError(f"{directory / CONFIG_FILE}: unknown field 'model.{unknown[0]}' (a GPTConfig has "
+                         f"{', '.join(sorted(fields_))}); was it written by another program or a newer llmlab?")
+    try:
+        config = GPTConfig(**payload["model"])
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{directory / CONFIG_FILE}, field 'model': {e}") from None
+    try:
+        tokenizer = tokenizer_from_dict(payload["tokenizer"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise _damaged(directory, f"the field 'tokenizer' of {CONFIG_FILE} cannot be read ({e})") from None
+    if tokenizer.vocab_size > config.vocab_size:
+        raise UsageError(
+            f"{directory / CONFIG_FILE}: the tokenizer has {tokenizer.vocab_size} ids but the model only "
+            f"{config.vocab_size} (model.vocab_size); the tokenizer belongs to another model."
+        )
+    model = GPT(config)
+    _check_weights_file(directory, payload, model)
+    try:
+        load_model(model, str(directory / WEIGHTS_FILE), strict=True, device=str(device))
+    except RuntimeError as e:
+        raise UsageError(f"{WEIGHTS_FILE} in {directory} does not fit its {CONFIG_FILE}: "
+                         f"{str(e).splitlines()[0]}") from None
     model.to(device)
     model.eval()
-    return Checkpoint(model=model, tokenizer=tokenizer_from_dict(payload["tokenizer"]), meta=payload.get("meta", {}))
+    return Checkpoint(model=model, tokenizer=tokenizer, meta=payload.get("meta", {}))
 
 
 def load_course_model(device: str | torch.device = "cpu") -> Checkpoint:
