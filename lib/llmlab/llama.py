@@ -369,7 +369,13 @@ def load_llama_checkpoint(directory: str | Path, device: str | torch.device = "c
     from safetensors.torch import load_model
 
     from llmlab.tokenizers import tokenizer_from_dict
-    from llmlab.training import CONFIG_FILE, WEIGHTS_FILE, Checkpoint
+    from llmlab.training import (
+        CONFIG_FILE,
+        WEIGHTS_FILE,
+        Checkpoint,
+        _check_weights_file,
+        _read_config,
+    )
 
     directory = Path(directory)
     missing = [n for n in (CONFIG_FILE, WEIGHTS_FILE) if not (directory / n).is_file()]
@@ -378,10 +384,11 @@ def load_llama_checkpoint(directory: str | Path, device: str | torch.device = "c
             f"No LLaMA checkpoint in the folder {directory.name!r}: {', '.join(missing)} missing; "
             "scripts/train_llama_model.py writes one."
         )
-    payload = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-    if payload.get("model", {}).get("arch") != ARCH:
+    payload = _read_config(directory)  # the same one-line errors as llmlab.training.load_checkpoint
+    if payload["model"].get("arch") != ARCH:
         raise ValueError(f"{CONFIG_FILE} in {directory.name!r} does not describe a LLaMA-style model (no arch 'llama').")
     model = Llama(LlamaConfig.from_dict(payload["model"]))
+    _check_weights_file(directory, payload, model)
     load_model(model, str(directory / WEIGHTS_FILE), strict=True, device=str(device))
     return Checkpoint(model=model.to(device).eval(), tokenizer=tokenizer_from_dict(payload["tokenizer"]),
                       meta=payload.get("meta", {}))
