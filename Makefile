@@ -13,7 +13,7 @@ else
 TORCH_INSTALL ?= torch
 endif
 
-.PHONY: lab test unit notebooks lint checkpoint benchmark clean
+.PHONY: lab test unit notebooks site lint checkpoint benchmark clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ unit: $(STAMP)
 notebooks: $(STAMP)
 	$(BIN)/python tools/sync_notebooks.py $(NB)
 	$(BIN)/python tools/execute_notebooks.py $(NB)
+
+## site: static HTML course site from the committed notebooks (build/site; no execution, no network)
+site: $(STAMP)
+	$(BIN)/python tools/build_site.py --out build/site
 
 ## checkpoint: retrain the course model shipped in data/mini-gpt (see its MODEL_CARD.md)
 checkpoint: $(STAMP)

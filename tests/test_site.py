@@ -162,11 +162,17 @@ SIGNATURE = """gd => { const c = gd.cloneNode(true); c.querySelectorAll('.slider
 
 def _move_a_slider(page) -> str | None:
     """Click the far end of the first slider on the page; returns a problem, or None if the figure changed."""
-    figure = page.locator(".plotly-graph-div", has=page.locator(".slider-container")).first
-    if not figure.count():
+    index = page.evaluate(
+        """() => [...document.querySelectorAll('.plotly-graph-div')].findIndex(gd =>
+               (gd._fullLayout.sliders || []).some(s => s.visible && s.steps.length > 1))"""
+    )
+    if index < 0:
         return None
+    figure = page.locator(".plotly-graph-div").nth(index)
     before = figure.evaluate(SIGNATURE)
-    active, steps = figure.evaluate("gd => [gd._fullLayout.sliders[0].active, gd._fullLayout.sliders[0].steps.length]")
+    active, steps = figure.evaluate(
+        "gd => { const s = gd._fullLayout.sliders.find(s => s.visible && s.steps.length > 1); return [s.active, s.steps.length]; }"
+    )
     rail = figure.locator(".slider-container .slider-rail-touch-rect").first
     rail.scroll_into_view_if_needed()
     box = rail.bounding_box()
