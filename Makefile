@@ -52,7 +52,7 @@ site: $(STAMP)
 
 ## checkpoint: retrain the course model shipped in data/mini-gpt (see its MODEL_CARD.md)
 checkpoint: $(STAMP)
-	$(BIN)/python scripts/train_course_model.py --threads 1
+	$(BIN)/python scripts/train_course_model.py --threads 1 --overwrite
 
 ## benchmark: training and generation throughput (benchmarks/RESULTS.md)
 benchmark: $(STAMP)

@@ -1,9 +1,10 @@
 """Train the course's mini GPT on the embedded corpus and write data/mini-gpt/.
 
-    python scripts/train_course_model.py --threads 2
+    python scripts/train_course_model.py --threads 2 --overwrite
 
 Writes ``model.safetensors``, ``config.json`` (model config, tokenizer, training facts) and
-``MODEL_CARD.md``.  Deterministic: the same command on the same machine (same torch, same
+``MODEL_CARD.md``, all three swapped into place together; an existing folder (the shipped
+model) is replaced only with ``--overwrite``.  Deterministic: the same command on the same machine (same torch, same
 thread count) gives the same weights.  The recipe is ``llmlab.training.COURSE_GPT`` and
 ``COURSE_TRAIN``; flags override a few fields for quick runs.
 """
@@ -24,6 +25,7 @@ import torch
 
 from llmlab import data, gpt, tokenizers, training
 from llmlab.environment import cpu_name
+from llmlab.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,6 +108,7 @@ different model of the same quality.
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(REPO / "data" / training.COURSE_MODEL))
+    p.add_argument("--overwrite", action="store_true", help="replace the checkpoint already in --out")
     p.add_argument("--max-iters", type=int, default=training.COURSE_TRAIN.max_iters)
     p.add_argument("--seed", type=int, default=training.COURSE_TRAIN.seed)
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2, as in the lessons)")
@@ -116,6 +119,10 @@ def main(argv=None) -> None:
         help="also write the weights after this many steps as a placeholder checkpoint (0: no)",
     )
     args = p.parse_args(argv)
+    try:  # before 20 minutes of training
+        out = training.prepare_output_dir(args.out, args.overwrite, how_to_replace="--overwrite")
+    except UsageError as e:
+        raise SystemExit(f"train_course_model.py: {e}") from None
 
     torch.set_num_threads(args.threads)
     text = data.load_text("wiki-news")
@@ -127,21 +134,19 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)
     model = gpt.GPT(gpt.GPTConfig(vocab_size=tok.vocab_size, **training.COURSE_GPT))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    out = Path(args.out)
 
     def save_placeholder(step: int, loss: float) -> None:
         # An early snapshot the lessons can develop against while the full run goes on.
         if step + 1 != args.placeholder_at:
             return
         note = {"name": "mini-gpt", "placeholder": True, "steps": step + 1, "last_batch_loss": loss}
-        training.save_checkpoint(out, model, tok, note)
-        (out / "MODEL_CARD.md").write_text(
+        card = (
             "# mini-gpt (placeholder)\n\nA snapshot of the course model after "
             f"{step + 1} of {cfg.max_iters} training steps (last batch loss {loss:.3f}), written so that "
             "the lessons can be developed against `load_course_model()` while the full run goes on. "
-            "It will be replaced by the full run and its model card.\n",
-            encoding="utf-8",
+            "It will be replaced by the full run and its model card.\n"
         )
+        training.save_checkpoint(out, model, tok, note, overwrite=True, files={"MODEL_CARD.md": card})
         print(f"\nplaceholder written after {step + 1} steps", flush=True)
 
     result = training.train(model, stream, cfg, callback=save_placeholder if args.placeholder_at else None)
@@ -151,7 +156,7 @@ def main(argv=None) -> None:
         a = given.pop(0)
         if a == "--out":
             given.pop(0)
-        elif not a.startswith("--out="):
+        elif not a.startswith("--out=") and a != "--overwrite":
             kept.append(a)
     command = "python scripts/train_course_model.py " + " ".join(shlex.quote(a) for a in kept)
     meta = {
@@ -172,13 +177,13 @@ def main(argv=None) -> None:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
-    training.save_checkpoint(out, model, tok, meta)
+    training.save_checkpoint(out, model, tok, meta, overwrite=True)  # checked before training
     weights = (out / training.WEIGHTS_FILE).read_bytes()
     meta["file_bytes"] = len(weights)
     meta["sha256"] = hashlib.sha256(weights).hexdigest()
     meta["model"] = model.config.to_dict()
-    training.save_checkpoint(out, model, tok, meta)  # again, now with the file facts
-    (out / "MODEL_CARD.md").write_text(model_card(meta, args.placeholder), encoding="utf-8")
+    card = model_card(meta, args.placeholder)
+    training.save_checkpoint(out, model, tok, meta, overwrite=True, files={"MODEL_CARD.md": card})  # now with the file facts
     print(result.summary())
 
 

@@ -28,8 +28,16 @@ Each module matches one concept of the course, so a learner finds
 =========================  ==============================================
 """
 
-from llmlab.runtime import pick_device, seed_everything, setup_notebook
-
 __version__ = "0.1.0"
 
 __all__ = ["__version__", "pick_device", "seed_everything", "setup_notebook"]
+
+
+def __getattr__(name: str):
+    # llmlab.setup_notebook etc. come from llmlab.runtime, which imports torch: loaded on first
+    # use, so that `python -m llmlab --help` answers without importing torch (PEP 562).
+    if name in ("pick_device", "seed_everything", "setup_notebook"):
+        from llmlab import runtime
+
+        return getattr(runtime, name)
+    raise AttributeError(f"module 'llmlab' has no attribute {name!r}")

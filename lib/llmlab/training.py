@@ -451,10 +451,10 @@ def train(
 
 def _stop_non_finite(step: int, what: str, config: TrainConfig, result: TrainResult):
     """Raise the one-line error of a run whose loss stopped being a number."""
+    clip = " or clip gradients (--grad-clip 1.0)" if config.grad_clip == 0 else ""
     raise NonFiniteLossError(
         f"Training stopped at step {step}: {what}. The weights blew up, most likely because the "
-        f"learning rate is too high (lr={config.lr:g}): lower it (--lr), e.g. ten times, "
-        "or clip gradients (--grad-clip 1.0).", step, result,
+        f"learning rate is too high (lr={config.lr:g}): lower it (--lr), e.g. ten times{clip}.", step, result,
     )
 
 
@@ -508,13 +508,14 @@ class Checkpoint:
 CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, "MODEL_CARD.md", "train_log.json", "adapters.safetensors")
 
 
-def prepare_output_dir(directory, overwrite: bool = False) -> Path:
+def prepare_output_dir(directory, overwrite: bool = False, how_to_replace: str = "--force (overwrite=True in Python)") -> Path:
     """Check, before any work, that a checkpoint can be written to ``directory``; returns it as a Path.
 
     Refused with a one-line :class:`~llmlab.errors.UsageError`: a path that is a file or lies
     below one, a folder that is not writable, a non-empty folder unless ``overwrite`` (and even
     then a folder holding anything but checkpoint files).  The parent folders are created;
     ``directory`` itself is left as it is (a save swaps a complete folder into its place).
+    ``how_to_replace`` is what the refusal suggests (a script names its own flag).
     """
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
@@ -524,7 +525,7 @@ def prepare_output_dir(directory, overwrite: bool = False) -> Path:
         if not overwrite:
             raise UsageError(
                 f"{directory} is not empty ({', '.join(entries[:4])}{', ...' if len(entries) > 4 else ''}); "
-                "choose a new folder, or replace it with --force (overwrite=True in Python)."
+                f"choose a new folder, or replace it with {how_to_replace}."
             )
         foreign = [name for name in entries if name not in CHECKPOINT_FILES or (directory / name).is_dir()]
         if foreign:
@@ -624,6 +625,9 @@ def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = 
             save_model(model, str(tmp / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
         finally:
             model.to(device)
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp / WEIGHTS_FILE, 0o666 & ~umask)  # as any other new file (safetensors makes it 0600)
         weights = (tmp / WEIGHTS_FILE).read_bytes()
         payload["weights"] = {"bytes": len(weights), "sha256": hashlib.sha256(weights).hexdigest()}
         _write_file(tmp / CONFIG_FILE, json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
