@@ -22,24 +22,35 @@ a cache computes, so the outputs stay identical.
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass
 
 import torch
 
+from llmlab.errors import UsageError, check_int, check_real
 from llmlab.gpt import GPT
 
 # ----------------------------------------------------------------------------------------------
 # From logits to a distribution to a token
 
 
+#: The smallest temperature above 0: logits / T overflows float32 below about 1e-37, and from
+#: far above that on the distribution is already one-hot (greedy); 0 asks for greedy directly.
+MIN_TEMPERATURE = 1e-6
+
+
 def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (0 = greedy), got {temperature}.")
-    if top_k is not None and (int(top_k) != top_k or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k}.")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p}.")
+    temperature = check_real("temperature", temperature, minimum=0)
+    if 0 < temperature < MIN_TEMPERATURE:
+        raise UsageError(f"temperature {temperature:g} is too close to 0 for floating point; use 0 for "
+                         f"greedy decoding (always the most likely token), or at least {MIN_TEMPERATURE:g}.")
+    if top_k is not None:
+        if isinstance(top_k, float) and top_k.is_integer():
+            top_k = int(top_k)
+        check_int("top_k (None for all tokens)", top_k, minimum=1)
+    if top_p is not None:
+        check_real("top_p (None for all tokens)", top_p, minimum=0, maximum=1, open_min=True)
 
 
 def sampling_probs(
@@ -85,11 +96,24 @@ def _pick(probs: torch.Tensor, greedy: bool, generator: torch.Generator | None) 
 
 def _as_batch(idx, device: torch.device) -> tuple[torch.Tensor, str]:
     """Any prompt form -> ``(B, T)`` long tensor, plus how to give the result back."""
+    if isinstance(idx, str):
+        raise UsageError("the prompt must be token ids, not text: encode it first, e.g. "
+                         "generate(model, tokenizer.encode(text), ...).")
     if isinstance(idx, torch.Tensor):
+        if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
+            raise UsageError(f"the prompt must hold integer token ids, got a {idx.dtype} tensor; "
+                             "use torch.tensor(ids, dtype=torch.long).")
         kind = "tensor1d" if idx.dim() == 1 else "tensor"
         batch = idx.view(1, -1) if idx.dim() == 1 else idx
     else:
-        kind, batch = "list", torch.tensor([list(idx)], dtype=torch.long)
+        try:
+            ids = list(idx)
+        except TypeError:
+            raise UsageError(f"the prompt must be token ids (a list of ints or a tensor), got {type(idx).__name__}.") from None
+        bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+        if bad:
+            raise UsageError(f"the prompt must hold integer token ids, got {bad[0]!r} ({type(bad[0]).__name__}).")
+        kind, batch = "list", torch.tensor([ids], dtype=torch.long)
     if batch.dim() != 2 or batch.size(1) == 0:
         raise ValueError(
             "the prompt must hold at least one token id: a list of ints, a 1-D tensor or a "
@@ -135,8 +159,11 @@ class GenerationTrace:
 @torch.no_grad()
 def _run(model, idx, max_new_tokens, temperature, top_k, top_p, seed, use_cache, trace):
     _check_sampling(temperature, top_k, top_p)
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}.")
+    check_int("max_new_tokens", max_new_tokens, minimum=0)
+    if seed is not None:
+        check_int("seed (or None)", seed)
+    if not isinstance(getattr(getattr(model, "config", None), "block_size", None), numbers.Integral):
+        raise UsageError(f"model must be an llmlab GPT (with a .config), got {type(model).__name__}.")
     batch, kind = _as_batch(idx, model.device)
     generator = None
     if seed is not None:
