@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmlab.attention import KVCache, MultiHeadAttention
+from llmlab.errors import UsageError, check_int, check_real
 
 
 @dataclass
@@ -57,8 +58,11 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"GPTConfig.{name} must be a positive integer, got {getattr(self, name)}.")
+            check_int(f"GPTConfig.{name}", getattr(self, name), minimum=1)
+        check_real("GPTConfig.dropout", self.dropout)
+        for name in ("bias", "causal"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}.")
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}); "
@@ -206,14 +210,33 @@ class GPT(nn.Module):
         kv_cache: one ``KVCache`` per layer (see ``new_kv_cache``), extended by this call; the new
         tokens then sit at positions ``len(kv_cache[0]) ...``.
         """
+        if targets is not None:
+            self._check_targets(idx, targets)
         x, _ = self._run(idx, mask=mask, kv_cache=kv_cache)
         logits = self.lm_head(x)  # (B, T, V)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
-            )
+            try:
+                loss = F.cross_entropy(
+                    logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
+                )
+            except (IndexError, RuntimeError):  # only a bad target gets here (shapes are checked)
+                raise UsageError(
+                    f"targets must be token ids in 0 .. {self.config.vocab_size - 1}, or -100 to leave a "
+                    f"position out of the loss; got min {int(targets.min())}, max {int(targets.max())}."
+                ) from None
         return logits, loss
+
+    @staticmethod
+    def _check_targets(idx: torch.Tensor, targets: torch.Tensor) -> None:
+        if not isinstance(targets, torch.Tensor) or targets.is_floating_point() or targets.dtype == torch.bool:
+            kind = targets.dtype if isinstance(targets, torch.Tensor) else type(targets).__name__
+            raise UsageError(f"targets must be a tensor of integer token ids, got {kind}.")
+        if isinstance(idx, torch.Tensor) and targets.shape != idx.shape:
+            raise UsageError(
+                f"targets must have the shape of idx {tuple(idx.shape)} (the next token at each position), "
+                f"got {tuple(targets.shape)}."
+            )
 
     def _run(
         self,
@@ -326,6 +349,31 @@ def meta_model(config: GPTConfig) -> GPT:
         return GPT(config)
 
 
+def _read_hf_gpt2(path: Path, cfg_file: Path, weights_file: Path, load_file) -> tuple[dict, dict]:
+    """The config dict and the weights (``transformer.`` prefix removed) of a Hugging Face GPT-2
+    folder, with one-line errors for anything that is not one."""
+    try:
+        hf = json.loads(cfg_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UsageError(f"{cfg_file} is not valid JSON ({e}); the folder is damaged.") from None
+    model_type = hf.get("model_type") if isinstance(hf, dict) else None
+    if not isinstance(hf, dict) or model_type not in (None, "gpt2"):
+        raise UsageError(f"{path} holds a {model_type!r} model (config.json model_type), not GPT-2: "
+                         "load_hf_gpt2 reads only GPT-2 folders.")
+    missing = [k for k in ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd") if k not in hf]
+    if missing:
+        raise UsageError(f"{cfg_file} lacks {', '.join(missing)}: not a GPT-2 config.")
+    if hf.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
+        raise UsageError(f"unsupported activation {hf['activation_function']!r}: GPT-2 uses gelu_new.")
+    from safetensors import SafetensorError
+
+    try:
+        sd = {k.removeprefix("transformer."): v for k, v in load_file(str(weights_file)).items()}
+    except (SafetensorError, OSError) as e:
+        raise UsageError(f"{weights_file} is damaged: it cannot be read as safetensors ({str(e).splitlines()[0]}).") from None
+    return hf, sd
+
+
 def load_hf_gpt2(path: str | Path, dtype: torch.dtype = torch.float32) -> GPT:
     """Load a Hugging Face GPT-2 folder (``config.json`` + ``model.safetensors``) into our ``GPT``.
 
@@ -344,9 +392,7 @@ def load_hf_gpt2(path: str | Path, dtype: torch.dtype = torch.float32) -> GPT:
                 f"{f.name} not found in the GPT-2 folder {path.name!r}; a Hugging Face GPT-2 folder "
                 "holds config.json and model.safetensors (save with safe_serialization=True)."
             )
-    hf = json.loads(cfg_file.read_text())
-    if hf.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
-        raise ValueError(f"unsupported activation {hf['activation_function']!r}: GPT-2 uses gelu_new.")
+    hf, sd = _read_hf_gpt2(path, cfg_file, weights_file, load_file)
     config = GPTConfig(
         vocab_size=hf["vocab_size"],
         block_size=hf["n_positions"],
@@ -357,7 +403,14 @@ def load_hf_gpt2(path: str | Path, dtype: torch.dtype = torch.float32) -> GPT:
         bias=True,
         gelu_approximate="tanh",
     )
-    sd = {k.removeprefix("transformer."): v for k, v in load_file(str(weights_file)).items()}
+    needed = ["wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"] + [
+        f"h.{i}.{name}" for i in range(config.n_layer)
+        for name in ("ln_1.weight", "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+    ]
+    lacking = [name for name in needed if name not in sd]
+    if lacking:
+        raise UsageError(f"The weights in {path} lack {lacking[0]} (and {len(lacking) - 1} more): "
+                         "not a GPT-2 checkpoint with this config.json.")
     C = config.n_embd
     ours: dict[str, torch.Tensor] = {
         "transformer.wte.weight": sd["wte.weight"],
