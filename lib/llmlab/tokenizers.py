@@ -25,10 +25,13 @@ JSON data, so a checkpoint stores its tokenizer without pickle).
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import pairwise
+
+from llmlab.errors import UsageError, check_int
 
 __all__ = [
     "BPETokenizer",
@@ -44,11 +47,19 @@ class UnknownCharacterError(ValueError):
 
 def _as_int_list(ids: Iterable[int]) -> list[int]:
     """Accept a list, a tuple, a 1-D tensor or a NumPy array of ids."""
+    if isinstance(ids, str):
+        raise UsageError("decode() takes token ids, not text; to turn text into ids use encode().")
     if hasattr(ids, "tolist"):
         ids = ids.tolist()
-    ids = list(ids)
+    try:
+        ids = list(ids)
+    except TypeError:
+        raise UsageError(f"decode() takes a sequence of token ids, got {type(ids).__name__}.") from None
     if ids and isinstance(ids[0], list):
-        raise ValueError("decode() takes one sequence of ids, not a batch; decode each row separately.")
+        raise UsageError("decode() takes one sequence of ids, not a batch; decode each row separately.")
+    bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+    if bad:
+        raise UsageError(f"token ids must be integers, got {bad[0]!r} ({type(bad[0]).__name__}).")
     return [int(i) for i in ids]
 
 
@@ -97,6 +108,8 @@ class CharTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """``text`` -> one id per character."""
+        if not isinstance(text, str):
+            raise UsageError(f"encode() takes a str, got {type(text).__name__}.")
         try:
             return [self.stoi[c] for c in text]
         except KeyError:
@@ -199,6 +212,9 @@ class BPETokenizer:
         often the chunk occurs), merges the most frequent pair into a new id
         (ties: the pair seen first), and stops early when no pair occurs twice.
         """
+        if not isinstance(text, str):
+            raise UsageError(f"BPETokenizer.train() takes a str, got {type(text).__name__}.")
+        check_int("vocab_size", vocab_size)
         if vocab_size < 256:
             raise ValueError(f"A byte-level BPE needs vocab_size >= 256 (one id per byte), got {vocab_size}.")
         if not text:
@@ -299,4 +315,10 @@ def tokenizer_from_dict(d: dict) -> CharTokenizer | BPETokenizer:
     kind = d.get("type") if isinstance(d, dict) else None
     if kind not in kinds:
         raise ValueError(f"Unknown tokenizer type {kind!r}; expected one of {sorted(kinds)}.")
-    return kinds[kind].from_dict(d)
+    field = {"char": "chars", "bpe": "merges"}[kind]
+    if not isinstance(d.get(field), str if kind == "char" else list):
+        raise UsageError(f"A saved {kind} tokenizer needs its {field!r} field; this one is missing or damaged.")
+    try:
+        return kinds[kind].from_dict(d)
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"The saved {kind} tokenizer is damaged: {e}") from None
