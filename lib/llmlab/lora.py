@@ -36,6 +36,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from llmlab.errors import UsageError, check_int, check_real
+
 #: The attention projections Hu et al. adapt in most of their experiments
 #: ("we only adapt the attention weights", section 4.2; Table 5 finds W_q and
 #: W_v together the best use of a fixed budget).
@@ -138,19 +140,37 @@ def apply_lora(
     component: for an llmlab GPT, any of ``q_proj, k_proj, v_proj, out_proj``
     (attention) and ``fc_in, fc_out`` (MLP).  Works in place and returns the model.
     Afterwards only the adapters' ``lora_A`` and ``lora_B`` are trainable.
+
+    Every argument and every target is checked before anything changes: a bad call
+    leaves the model exactly as it was (not frozen).
     """
-    targets = tuple(targets)
+    if not isinstance(model, nn.Module):
+        raise UsageError(f"apply_lora needs a torch model (nn.Module), got {type(model).__name__}.")
+    r = check_int("The LoRA rank r", r, minimum=1)
+    alpha = check_real("alpha", alpha)
+    dropout = check_real("dropout", dropout, minimum=0, maximum=1, open_max=True)
+    targets = (targets,) if isinstance(targets, str) else tuple(targets)  # "q_proj" means one target
+    if not targets or not all(isinstance(t, str) for t in targets):
+        raise UsageError(f"targets must be layer names such as {DEFAULT_TARGETS}, got {targets!r}.")
     if any(isinstance(m, LoRALinear) for m in model.modules()):
         raise ValueError("This model already has LoRA adapters; merge_lora(model) first, or start from a fresh copy.")
     found = _named_targets(model, targets)
-    if not found:
-        names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
-        raise ValueError(f"No layer named {targets} in the model; its linear layers are called: {', '.join(names)}.")
+    linear_names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+    absent = [t for t in targets if t not in {name for _, name, _ in found}]
+    if absent:
+        raise UsageError(f"No layer named {', '.join(map(repr, absent))} in the model; its linear layers are "
+                         f"called: {', '.join(linear_names)}.")
+    for _, name, child in found:
+        if not isinstance(child, nn.Linear):
+            raise TypeError(f"LoRA target {name!r} is a {type(child).__name__}, not an nn.Linear.")
+        if r > min(child.in_features, child.out_features):
+            raise UsageError(
+                f"Rank r={r} is larger than the layer {name!r} itself ({child.out_features} x {child.in_features}): "
+                "a low-rank update needs r <= min(out_features, in_features)."
+            )
     for p in model.parameters():
         p.requires_grad_(False)
     for parent, name, child in found:
-        if not isinstance(child, nn.Linear):
-            raise TypeError(f"LoRA target {name!r} is a {type(child).__name__}, not an nn.Linear.")
         setattr(parent, name, LoRALinear(child, r=r, alpha=alpha, dropout=dropout))
     return model
 
