@@ -77,8 +77,8 @@ REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\(((?:https?:)?//[^)\s]*)[^)]*\)")
 NOTEBOOK_LINK = re.compile(r"\]\((?:\./)?(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^)]*)?\)")
 
 NOTE = (
-    '<div class="site-note">ipywidgets control: it needs a running Python kernel (JupyterLab, Colab or Binder). '
-    "{what}</div>"
+    '<div class="site-note">ipywidgets control: it needs a running Python kernel (JupyterLab, Colab or Binder).'
+    " {what}</div>"
 )
 
 
@@ -171,7 +171,7 @@ def page_outputs(outputs: list, states: dict, prefix: str) -> list:
             shown.append(_html_output(_figure_html(data[PLOTLY], f"{prefix}-{j}")))
         elif WIDGET in data:
             inner = widget_outputs(states, data[WIDGET]["model_id"])
-            what = "Below: what it showed when the notebook was executed." if inner else "It showed nothing when the notebook was executed."
+            what = "Below: what it showed when the notebook was executed." if inner else ""
             shown.append(_html_output(NOTE.format(what=what)))
             shown += page_outputs(inner, states, f"{prefix}-{j}")
         else:
