@@ -28,6 +28,7 @@ import hashlib
 import http.client
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llmlab import corpus
+from llmlab.errors import check_real
 from llmlab.paths import cache_dir
 
 DEFAULT_TEXT = "wiki-news"
@@ -254,8 +256,30 @@ def sha256_of(file: Path) -> str:
     return digest.hexdigest()
 
 
+#: A whole download must finish within this many seconds (a server trickling bytes would
+#: otherwise never time out: ``timeout`` only bounds each wait for the next bytes).
+DOWNLOAD_DEADLINE_S = 900.0
+
+
+def _remove_stale_parts(folder: Path, older_than: float) -> None:
+    """Delete the partial files (``.*.part``) of writes into ``folder`` that were killed.
+
+    A live write touches its file at least every ``older_than`` seconds (each block
+    read resets it, and a stalled read times out sooner), so an older one is left over
+    from a process that was killed before it could clean up.
+    """
+    now = time.time()
+    for part in folder.glob(".*.part"):
+        try:
+            if now - part.stat().st_mtime > older_than:
+                part.unlink()
+        except OSError:  # gone already, or not ours to delete
+            pass
+
+
 def _atomic_write_bytes(target: Path, payload: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(target.parent, older_than=120.0)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -306,15 +330,19 @@ def is_downloaded(name: str) -> bool:
     return target.is_file() and (entry.size_bytes is None or target.stat().st_size == entry.size_bytes)
 
 
-def download(name: str, timeout: float = 30.0) -> Path:
+def download(name: str, timeout: float = 30.0, deadline: float = DOWNLOAD_DEADLINE_S) -> Path:
     """Fetch a download entry into the cache (once), verify it and return its path.
 
     The file is streamed to a temporary file beside the target and renamed into
     place only after its size and digest (SHA-256, or the publisher's MD5 where
     no SHA-256 is published) matched, so an interrupted or corrupt download
-    never leaves a file behind.  A cached file that no longer matches is
-    reported, not used.
+    never leaves a file behind (and the partial file of a killed one is deleted
+    at the next download).  A cached file that no longer matches is reported,
+    not used.  ``timeout`` bounds each wait for the server (seconds); the whole
+    download gives up after ``deadline`` seconds (plus at most one ``timeout``).
     """
+    timeout = check_real("timeout", timeout, minimum=0, open_min=True)
+    deadline = check_real("deadline", deadline, minimum=0, open_min=True)
     entry = get(name)
     if entry.embedded:
         raise DatasetError(f"{name!r} is embedded; nothing to download. Use llmlab.data.load_text({name!r}).")
@@ -332,16 +360,26 @@ def download(name: str, timeout: float = 30.0) -> Path:
             f"The cached file {target.name} (in the llmlab cache folder, llmlab.paths.cache_dir()) is "
             f"corrupt: {problem}. Delete it and load {name!r} again to download a fresh copy."
         )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(target.parent, older_than=max(2 * timeout, 120.0))
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         try:
+            started = time.monotonic()
             request = urllib.request.Request(entry.url, headers={"User-Agent": "llmlab"})
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
                 expected = response.headers.get("Content-Length")
                 received = 0
-                for block in iter(lambda: response.read(1 << 16), b""):
+                # read1: whatever has arrived (read(n) would wait for all n bytes, however slowly they come)
+                for block in iter(lambda: response.read1(1 << 16), b""):
                     out.write(block)
                     received += len(block)
+                    if time.monotonic() - started > deadline:
+                        raise DatasetError(
+                            f"The download of {name!r} took longer than {deadline:g} s ({received:,} bytes "
+                            f"so far) and was stopped; nothing was kept. On a slow connection pass a longer "
+                            f"deadline: llmlab.data.download({name!r}, deadline=3600). " + _offline_advice(entry)
+                        )
         except urllib.error.HTTPError as exc:
             raise DatasetError(
                 f"Could not download {name!r}: the server answered HTTP {exc.code} ({exc.reason}). "
