@@ -12,13 +12,16 @@
 - :func:`positional_explorer`: the sinusoidal table for any ``d_model``, number of positions and position.
 - :func:`compare_answers`: the greedy answers of several models (pretrained, fine-tuned) side by side.
 
-How they show: each explorer is an object; displaying it (last line of a cell) shows its controls and,
-below them, a plain plotly figure (or table) for the current input. A change of a control recomputes
-and replaces that figure in place (``update_display_data``), so
+How they show: each explorer is an object; displaying it (last line of a cell) shows its controls,
+with an ``Output`` area under them, and then a plain plotly figure (or table) for the input it was
+created with. A change of a control recomputes the figure and draws it in the ``Output`` area, so
 
-* a saved notebook keeps an ordinary figure for the default input, readable with no kernel;
-* only the basic controls (Text, sliders, Button, HTML, HBox/VBox, ``observe``) are used, which work
-  the same in ipywidgets 7 (Colab) and 8 (JupyterLab 4); the figure is not inside a widget.
+* a saved notebook keeps an ordinary figure for the default input, readable with no kernel (GitHub,
+  an offline page), while the live figure sits right under the controls;
+* only the basic widgets (Text, sliders, Button, HTML, Output, HBox/VBox, ``observe``) are used,
+  which work the same in ipywidgets 7 (Colab) and 8 (JupyterLab 4). (Replacing the first figure in
+  place with ``update_display_data`` does not work from a widget's callback: JupyterLab routes such
+  updates only while the cell that made the display is still running.)
 
 Bad input (characters the model has no id for, an empty prompt, a prompt longer than the context) is
 reported on one line above the figure, which keeps its last good state; no exception reaches the
@@ -203,7 +206,8 @@ class LiveView:
     which returns a plotly figure or a ``{mimetype: data}`` dict and may raise :class:`InputProblem`.
     """
 
-    NOTE = "Live controls: they need a running Python kernel (the figure below shows the last input)."
+    NOTE = "Live controls: they need a running Python kernel (the figure below is for the default input)."
+    HINT = "Change a control: the live figure appears here; the one further below stays for the default input."
 
     def __init__(self) -> None:
         import ipywidgets as widgets
@@ -212,7 +216,8 @@ class LiveView:
         self.figure = None  # the figure (or bundle) shown now
         self.shown: dict = {}  # the numbers behind it
         self.update_ms = float("nan")  # how long the last update took
-        self._handle = None
+        self.out = widgets.Output()
+        self._displayed = False
         self._quiet = False
 
     def _watch(self, *controls) -> None:
@@ -240,8 +245,12 @@ class LiveView:
                 f"Could not update ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
                 "change the input, or re-run the cell.", problem=True)
             return
-        if self._handle is not None:
-            self._handle.update(self._bundle(), raw=True)
+        if self._displayed:
+            from IPython.display import display
+
+            self.out.clear_output(wait=True)
+            with self.out:
+                display(self._bundle(), raw=True)
         self.update_ms = (time.perf_counter() - start) * 1e3
 
     def note(self, text: str) -> None:
@@ -265,7 +274,10 @@ class LiveView:
             data = bundle()
             data["text/plain"] = self.NOTE
             display(data, raw=True)
-        self._handle = display(self._bundle(), raw=True, display_id=True)
+        display(self._bundle(), raw=True)  # the figure for the input as it is now, kept in a saved notebook
+        self._displayed = True
+        if not self.message.value:
+            self.note(self.HINT)
 
 
 def _slider(kind: str, description: str, value, lo, hi, step, width: str = "300px"):
@@ -323,6 +335,7 @@ class ModelExplorer(LiveView):
             widgets.HBox([self.layer, self.head, self.query]),
             widgets.HBox([self.temperature, self.top_k, self.top_p]),
             self.message,
+            self.out,
         ])
         self._trace_key = None
         self._on_prompt()
@@ -429,7 +442,7 @@ class AttentionWalkthrough(LiveView):
         self.query = _slider("int", "query token", 0, 0, 1, 1, "380px")
         self._watch(self.layer, self.head, self.query)
         self.sentence.observe(self._on_sentence, names="value")
-        self.box = widgets.VBox([self.sentence, widgets.HBox([self.layer, self.head, self.query]), self.message])
+        self.box = widgets.VBox([self.sentence, widgets.HBox([self.layer, self.head, self.query]), self.message, self.out])
         self._on_sentence()
 
     def _ids(self) -> tuple[list[int], str]:
@@ -499,7 +512,7 @@ class SamplingExplorer(LiveView):
         self.seed = widgets.IntText(value=seed, description="seed:", layout=widgets.Layout(width="160px"))
         self._watch(self.prompt, self.temperature, self.top_k, self.top_p, self.length, self.seed)
         self.box = widgets.VBox([widgets.HBox([self.prompt, self.seed]),
-                                 widgets.HBox([self.temperature, self.top_k, self.top_p]), self.length, self.message])
+                                 widgets.HBox([self.temperature, self.top_k, self.top_p]), self.length, self.message, self.out])
         self.refresh()
 
     def render(self):
@@ -538,7 +551,7 @@ class PositionalExplorer(LiveView):
         self.n_positions = _slider("int", "positions", n_positions, 2, 512, 1)
         self.position = _slider("int", "position", position, 0, 511, 1)
         self._watch(self.d_model, self.n_positions, self.position)
-        self.box = widgets.VBox([widgets.HBox([self.d_model, self.n_positions, self.position]), self.message])
+        self.box = widgets.VBox([widgets.HBox([self.d_model, self.n_positions, self.position]), self.message, self.out])
         self.refresh()
 
     def render(self):
@@ -574,7 +587,7 @@ class AnswerComparison(LiveView):
         self.models, self.tokenizer, self.max_new_tokens = dict(models), tokenizer, max_new_tokens
         self.instruction = _prompt_box(instruction, "instruction:")
         self._watch(self.instruction)
-        self.box = widgets.VBox([self.instruction, self.message])
+        self.box = widgets.VBox([self.instruction, self.message, self.out])
         self.refresh()
 
     def render(self):

@@ -258,7 +258,7 @@ def forward_pass_figure(
 
     bound = _bound(tok_emb + pos_emb)
     layout.update(
-        title=dict(text=title, y=0.995, yanchor="top"), shapes=shapes, annotations=annotations,
+        title=dict(text=title, y=0.985, yanchor="top"), shapes=shapes, annotations=annotations,
         coloraxis=dict(colorscale=_scale(SCORE_COLORSCALE), cmin=-bound, cmax=bound, colorbar=bar(grid[1], "value")),
         coloraxis2=dict(colorscale=_scale(WEIGHT_COLORSCALE), cmin=0, cmax=1, colorbar=bar(grid[4], "weight")),
         coloraxis3=dict(colorscale=_scale("Greys"), cmin=0, colorbar=bar(grid[6], "‖added‖")),
