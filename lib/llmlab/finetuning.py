@@ -35,6 +35,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from llmlab.errors import UsageError, check_int
+
 # ---------------------------------------------------------------- the template
 INSTRUCTION_HEADER = "### Instruction:\n"
 RESPONSE_HEADER = "\n\n### Response:\n"
@@ -205,6 +207,9 @@ def make_instruction_data(n_train: int = 3000, n_held_out: int = 50, seed: int =
     examples from the held-out words only, so a held-out word was never seen in
     fine-tuning: getting it right means the model learned the *rule*.
     """
+    check_int("n_train", n_train, minimum=1)
+    check_int("n_held_out", n_held_out, minimum=1)
+    check_int("seed", seed)
     train_words, held_words = split_words(words if words is not None else word_pool(), seed=seed)
     rng = random.Random(seed)
     train: list[Example] = []
@@ -314,6 +319,9 @@ def answer(model: nn.Module, tokenizer, instructions: Sequence[str], max_new_tok
     GPT's KV cache; greedy = always the most likely next character (no sampling), so
     the answer is deterministic.
     """
+    if isinstance(instructions, str):
+        raise UsageError("answer() takes a list of instructions; for one, pass [instruction].")
+    check_int("max_new_tokens", max_new_tokens, minimum=0)
     was_training = model.training
     model.eval()
     end_id = tokenizer.encode(END)[0]
