@@ -35,6 +35,19 @@ def _plus(ax, x, y):
     ax.text(x, y, "+", ha="center", va="center", fontsize=13, zorder=4)
 
 
+def _sublayer(ax, y0, y1, x_norm, norm, x_box, box_width, colour, x_plus, text, formula):
+    """One residual branch: stream -> LayerNorm -> sub-layer -> ⊕ back on the stream."""
+    _arrow(ax, (x_norm, y0), (x_norm, y1 - 0.45))
+    _box(ax, x_norm, y1, 1.5, 0.9, f"LayerNorm\n{norm}", COLOURS["norm"])
+    left = x_box - box_width / 2
+    _arrow(ax, (x_norm + 0.75, y1), (left, y1))
+    _box(ax, x_box, y1, box_width, 1.25, text, colour)
+    _arrow(ax, (left + box_width, y1), (x_plus, y1), style="-")
+    _arrow(ax, (x_plus, y1), (x_plus, y0 + 0.22))
+    _plus(ax, x_plus, y0)
+    ax.text(x_box, y1 + 0.85, formula, ha="center", fontsize=10, family="monospace")
+
+
 def draw_block(config=None, ax=None):
     """Draw one pre-LN transformer block with its residual stream; returns the matplotlib figure.
 
@@ -46,7 +59,7 @@ def draw_block(config=None, ax=None):
         width, heads, hidden = f"C = {c}", f"{nh} heads of {c // nh}", f"{c} → {4 * c}"
         back = f"{4 * c} → {c}"
     else:
-        width, heads, hidden, back = "C", "n_head heads", "C → 4C", "4C → C"
+        width, heads, hidden, back = "width C", "n_head heads", "C → 4C", "4C → C"
     if ax is None:
         fig, ax = plt.subplots(figsize=(12, 3.6), layout="constrained")
     else:
@@ -55,29 +68,16 @@ def draw_block(config=None, ax=None):
     # residual stream
     _box(ax, 0.2, y0, 1.6, 0.9, f"x\n(B, T, C)\n{width}", COLOURS["io"])
     _arrow(ax, (1.0, y0), (6.28, y0), width=3.0)
-    _plus(ax, 6.5, y0)
     _arrow(ax, (6.72, y0), (12.28, y0), width=3.0)
-    _plus(ax, 12.5, y0)
     _arrow(ax, (12.72, y0), (13.7, y0), width=3.0)
     _box(ax, 14.5, y0, 1.6, 0.9, "x\n(B, T, C)\nto the next block", COLOURS["io"])
     ax.text(3.7, y0 - 0.35, "residual stream: each sub-layer adds to it, none replaces it", ha="center", va="top",
             fontsize=9, color=STREAM, style="italic")
-    # attention branch
-    _arrow(ax, (1.5, y0), (1.5, y1 - 0.45))
-    _box(ax, 1.5, y1, 1.5, 0.9, "LayerNorm\nln_1", COLOURS["norm"])
-    _arrow(ax, (2.25, y1), (2.95, y1))
-    _box(ax, 4.4, y1, 2.9, 1.25, f"causal multi-head\nself-attention\n{heads}\n(mixes positions)", COLOURS["attn"])
-    _arrow(ax, (5.85, y1), (6.5, y1), style="-")
-    _arrow(ax, (6.5, y1), (6.5, y0 + 0.22))
-    # MLP branch
-    _arrow(ax, (7.8, y0), (7.8, y1 - 0.45))
-    _box(ax, 7.8, y1, 1.5, 0.9, "LayerNorm\nln_2", COLOURS["norm"])
-    _arrow(ax, (8.55, y1), (9.15, y1))
-    _box(ax, 10.55, y1, 2.8, 1.25, f"MLP (each position alone)\nLinear {hidden}\nGELU\nLinear {back}", COLOURS["mlp"])
-    _arrow(ax, (11.95, y1), (12.5, y1), style="-")
-    _arrow(ax, (12.5, y1), (12.5, y0 + 0.22))
-    ax.text(4.4, y1 + 0.85, "x = x + attn(ln_1(x))", ha="center", fontsize=10, family="monospace")
-    ax.text(10.55, y1 + 0.85, "x = x + mlp(ln_2(x))", ha="center", fontsize=10, family="monospace")
+    # the two sub-layers: read the stream at x_norm, normalise, transform, add back at x_plus
+    _sublayer(ax, y0, y1, x_norm=1.5, norm="ln_1", x_box=4.4, box_width=2.9, colour=COLOURS["attn"], x_plus=6.5,
+              text=f"causal multi-head\nself-attention\n{heads}\n(mixes positions)", formula="x = x + attn(ln_1(x))")
+    _sublayer(ax, y0, y1, x_norm=7.8, norm="ln_2", x_box=10.55, box_width=2.8, colour=COLOURS["mlp"], x_plus=12.5,
+              text=f"MLP (each position alone)\nLinear {hidden}\nGELU\nLinear {back}", formula="x = x + mlp(ln_2(x))")
     ax.set_xlim(-0.8, 15.5)
     ax.set_ylim(-0.7, y1 + 1.1)
     ax.set_aspect("equal")
