@@ -13,7 +13,7 @@ else
 TORCH_INSTALL ?= torch
 endif
 
-.PHONY: lab test unit notebooks site lint checkpoint benchmark clean
+.PHONY: lab test unit notebooks site lint checkpoint benchmark clean llama-cpp
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,10 @@ checkpoint: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py --threads 2
 	$(BIN)/python benchmarks/bench_generation.py --threads 2
+
+## llama-cpp: build llama-cpp-python from source (several minutes; not part of `make test`) for lesson 07's llama.cpp cell
+llama-cpp: $(STAMP)
+	$(BIN)/python -m pip install llama-cpp-python
 
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests tools scripts benchmarks
