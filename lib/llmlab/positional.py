@@ -212,7 +212,7 @@ def interleaved_to_half(x: Tensor) -> Tensor:
     """Permute the last dimension from interleaved pairs (0,1),(2,3),.. to halves (0,h),(1,h+1),..
 
     ``[x0, x1, x2, x3, ...] -> [x0, x2, ..., x1, x3, ...]``: the fixed permutation that
-    turns the paper's pairing into LLaMA's ``rotate_half`` pairing.
+    turns the paper's (and Meta's) pairing into Hugging Face's ``rotate_half`` pairing.
     """
     return torch.cat([x[..., 0::2], x[..., 1::2]], dim=-1)
 
@@ -237,7 +237,8 @@ def apply_rope(
     ``(a cos mθ_i - b sin mθ_i, a sin mθ_i + b cos mθ_i)``, ``θ_i = base^(-2i/head_dim)``.
 
     ``interleaved=True`` pairs dimensions ``(2i, 2i+1)`` as in the paper;
-    ``interleaved=False`` pairs ``(i, i + head_dim/2)`` as LLaMA's ``rotate_half``.
+    ``interleaved=False`` pairs ``(i, i + head_dim/2)`` as Hugging Face's LLaMA port (``rotate_half``);
+    Meta's own LLaMA code uses adjacent pairs (see the module docstring).
     Returns a tensor of ``x``'s shape and dtype; norms are preserved.
     """
     if x.dim() < 2:
