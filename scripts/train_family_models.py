@@ -14,6 +14,7 @@ the same machine, thread count and torch version; an existing folder is only rep
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import torch
 
 from llmlab import data, model_card, objectives, tokenizers, training
+from llmlab.errors import UsageError
 from llmlab.gpt import count_parameters
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,8 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     outs = {n: Path(args.out_dir) / d for n, d in objectives.FAMILY_SHIPPED.items()}
-    for out in outs.values():
-        model_card.refuse_to_overwrite(out, args.overwrite)
+    try:
+        for out in outs.values():  # check both before training anything
+            training.prepare_output_dir(out, args.overwrite, how_to_replace="--overwrite")
+    except UsageError as e:
+        raise SystemExit(str(e)) from None
     torch.set_num_threads(args.threads)
 
     text = data.load_text("wiki-news")
@@ -115,11 +120,11 @@ def main(argv: list[str] | None = None) -> None:
             **model_card.machine(args.threads),
         }
         out = outs[name]
-        training.save_checkpoint(out, model, tok, meta)
+        training.save_checkpoint(out, model, tok, meta, overwrite=True)  # the folder was checked before training
         meta.update(model_card.file_facts(out / training.WEIGHTS_FILE))
-        training.save_checkpoint(out, model, tok, meta)  # again, now with the file facts
-        model_card.write_json_atomic(out / model_card.TRAIN_LOG, model_card.train_log(result))
-        model_card.write_atomic(out / model_card.MODEL_CARD, card(name, meta))
+        training.save_checkpoint(out, model, tok, meta, overwrite=True, files={  # again, now with the file facts
+            model_card.MODEL_CARD: card(name, meta),
+            model_card.TRAIN_LOG: json.dumps(model_card.train_log(result), indent=1) + "\n"})
         print(f"{name}: {result.summary()} -> {out}", flush=True)
 
 

@@ -18,6 +18,7 @@ SHA-256 checks a rebuild.  An existing folder is only replaced with ``--overwrit
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 
 from llmlab import data, finetuning, lora, model_card, training
+from llmlab.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = "scripts/train_finetuned_models.py"
@@ -123,19 +125,19 @@ def build(name: str, base_dir: Path, out: Path, argv: list[str], threads: int, m
         "started": started,
         **model_card.machine(threads),
     }
-    out.mkdir(parents=True, exist_ok=True)
     if recipe["lora"]:
         weights = out / finetuning.ADAPTERS_FILE
         finetuning.save_lora_adapters(out, model, recipe["lora"], meta)
         meta.update(model_card.file_facts(weights))
         finetuning.save_lora_adapters(out, model, recipe["lora"], meta)  # again, now with the file facts
+        model_card.write_json_atomic(out / model_card.TRAIN_LOG, model_card.train_log(result))
+        model_card.write_atomic(out / model_card.MODEL_CARD, card(name, meta))
     else:
-        weights = out / training.WEIGHTS_FILE
-        training.save_checkpoint(out, model, tok, meta)
-        meta.update(model_card.file_facts(weights))
-        training.save_checkpoint(out, model, tok, meta)
-    model_card.write_json_atomic(out / model_card.TRAIN_LOG, model_card.train_log(result))
-    model_card.write_atomic(out / model_card.MODEL_CARD, card(name, meta))
+        training.save_checkpoint(out, model, tok, meta, overwrite=True)  # the folder was checked before training
+        meta.update(model_card.file_facts(out / training.WEIGHTS_FILE))
+        training.save_checkpoint(out, model, tok, meta, overwrite=True, files={  # again, now with the file facts
+            model_card.MODEL_CARD: card(name, meta),
+            model_card.TRAIN_LOG: json.dumps(model_card.train_log(result), indent=1) + "\n"})
     print(f"{name}: {result.summary()} -> {out}", flush=True)
     return meta
 
@@ -157,8 +159,11 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         p.error(f"unknown run(s) {', '.join(unknown)}; choose from {', '.join(finetuning.RECIPES)}")
     outs = {n: Path(args.out_dir) / finetuning.SHIPPED[n] for n in names}
-    for out in outs.values():  # check them all before training anything
-        model_card.refuse_to_overwrite(out, args.overwrite)
+    try:
+        for out in outs.values():  # check them all before training anything
+            training.prepare_output_dir(out, args.overwrite, how_to_replace="--overwrite")
+    except UsageError as e:
+        raise SystemExit(str(e)) from None
     torch.set_num_threads(args.threads)
     inputs = load_inputs(Path(args.base))
     for name in names:

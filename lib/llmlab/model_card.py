@@ -12,8 +12,8 @@ script needs are here, written once:
 * :func:`file_facts`: size and SHA-256 of a weights file's tensors, to check a rebuild against;
 * :func:`loss_table`: the evaluations of a run as a markdown table;
 * :func:`train_log`: a :class:`llmlab.training.TrainResult` as JSON-ready curves;
-* :func:`write_atomic` / :func:`refuse_to_overwrite`: a run never half-writes a
-  file, and never replaces a checkpoint unless told to.
+* :func:`write_atomic`: a run never half-writes a file (a script checks its output
+  folders first with ``llmlab.training.prepare_output_dir``, so nothing is replaced unasked).
 """
 
 from __future__ import annotations
@@ -130,13 +130,3 @@ def write_atomic(path, text: str) -> Path:
 
 def write_json_atomic(path, obj) -> Path:
     return write_atomic(path, json.dumps(obj, indent=1, ensure_ascii=False) + "\n")
-
-
-def refuse_to_overwrite(directory, overwrite: bool) -> None:
-    """Stop with one clear line if ``directory`` already holds a checkpoint and ``overwrite`` is False."""
-    directory = Path(directory)
-    if not overwrite and directory.is_dir() and any(directory.iterdir()):
-        raise SystemExit(
-            f"{directory} already holds files (a shipped checkpoint?); pass --overwrite to replace them, "
-            "or --out-dir to write somewhere else."
-        )
