@@ -253,6 +253,24 @@ class LiveView:
                 display(self._bundle(), raw=True)
         self.update_ms = (time.perf_counter() - start) * 1e3
 
+    def _fit_query(self, ids_now, to_last: bool) -> None:
+        """Fit the ``query`` slider to the tokens ``ids_now()`` gives (no redraw meanwhile), then redraw once.
+
+        ``to_last``: put the query on the last token; else keep it, within the new length.
+        """
+        try:
+            ids = ids_now()
+        except InputProblem:
+            ids = None  # refresh() below says what is wrong
+        if ids:
+            self._quiet = True
+            try:
+                self.query.max = max(len(ids) - 1, 1)
+                self.query.value = len(ids) - 1 if to_last else min(self.query.value, len(ids) - 1)
+            finally:
+                self._quiet = False
+        self.refresh()
+
     def note(self, text: str) -> None:
         """A one-line remark (not an error) under the controls."""
         self.message.value = _message_html(text, problem=False)
@@ -341,19 +359,9 @@ class ModelExplorer(LiveView):
         self._on_prompt()
 
     def _on_prompt(self, change=None) -> None:
-        """A new prompt: the query slider follows its last token, then everything is redrawn."""
-        try:
-            ids, _ = encode_prompt(self.tokenizer, self.prompt.value, self.model.config.block_size)
-        except InputProblem:
-            ids = None
-        if ids:
-            self._quiet = True
-            try:
-                self.query.max = max(len(ids) - 1, 1)
-                self.query.value = len(ids) - 1
-            finally:
-                self._quiet = False
-        self.refresh()
+        """A new prompt: the query slider moves to its last token, then everything is redrawn."""
+        self._fit_query(lambda: encode_prompt(self.tokenizer, self.prompt.value, self.model.config.block_size)[0],
+                        to_last=True)
 
     def trace(self) -> tuple[ForwardTrace, str]:
         """The forward pass of the current prompt (recomputed only when the prompt changes)."""
@@ -453,18 +461,7 @@ class AttentionWalkthrough(LiveView):
         return ids, note
 
     def _on_sentence(self, change=None) -> None:
-        try:
-            ids, _ = self._ids()
-        except InputProblem:
-            ids = None
-        if ids:
-            self._quiet = True
-            try:
-                self.query.max = max(len(ids) - 1, 1)
-                self.query.value = min(self.query.value, len(ids) - 1) if change else len(ids) - 1
-            finally:
-                self._quiet = False
-        self.refresh()
+        self._fit_query(lambda: self._ids()[0], to_last=change is None)
 
     def render(self):
         ids, note = self._ids()
