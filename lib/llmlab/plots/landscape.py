@@ -9,7 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from llmlab.landscape import ModelInfo, format_parameters
+from llmlab.landscape import ModelInfo, format_parameters, source_label
 
 #: One colour per family, used by every figure of the lesson.
 FAMILY_COLOURS = {
@@ -69,9 +69,10 @@ def family_masks_figure(masks: dict, source_tokens: list[str], target_tokens: li
 def _hover(m: ModelInfo) -> str:
     layers = "undisclosed" if m.layers is None and m.family == "undisclosed" else (m.layers or "n/a")
     context = f"{m.context_tokens:,} tokens" if m.context_tokens else "not stated"
+    sources = "<br>".join(f"  {figure}: {source_label(url)}" for figure, url in m.figure_sources().items())
     return (f"<b>{m.name}</b> ({m.organisation}, {m.released})<br>family: {m.family}<br>"
             f"objective: {m.objective}<br>parameters: {format_parameters(m.parameters_millions)}<br>"
-            f"layers: {layers}<br>context: {context}<br>source: {m.source}")
+            f"layers: {layers}<br>context: {context}<br>sources:<br>{sources}")
 
 
 def landscape_figure(models: list[ModelInfo], y: str = "parameters") -> go.Figure:
