@@ -22,7 +22,7 @@ import argparse
 import datetime
 import os
 import platform
-import re
+import sys
 from pathlib import Path
 
 import torch
@@ -30,6 +30,9 @@ import torch
 from llmlab.environment import cpu_name
 from llmlab.generation import forward_seconds, kv_cache_speedup
 from llmlab.gpt import GPT, count_parameters, gpt2_config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_md import replace_section  # noqa: E402  (benchmarks/results_md.py)
 
 HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- bench_generation -->", "<!-- /bench_generation -->"
@@ -109,16 +112,6 @@ def section(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace this benchmark's marked section of ``path`` (or append it); atomic write."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    new = pattern.sub(lambda _: text, old, count=1) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -147,7 +140,7 @@ def main() -> None:
     text = section(rows, meta)
     print(text)
     if args.out:
-        write_section(text, Path(args.out))
+        replace_section(Path(args.out), BEGIN, END, text)
         print(f"updated {args.out}")
 
 
