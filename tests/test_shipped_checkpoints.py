@@ -178,3 +178,22 @@ def test_added_checkpoints_stay_under_10_mb_together():
     added = [p for p in data_dir().rglob("*") if p.is_file()
              and p.relative_to(data_dir()).parts[0] not in (training.COURSE_MODEL, "models.csv")]
     assert sum(p.stat().st_size for p in added) < 10 * 2**20
+
+
+def test_full_run_switch_retrains_what_the_lesson_would_load(monkeypatch, tiny_base, tok):
+    """Lesson 05's FULL_RUN = True path: the same recipes, trained in place, give models and logs of the same form."""
+    import dataclasses
+
+    short = {n: {**r, "train": dataclasses.replace(r["train"], max_iters=2, eval_interval=1)} for n, r in ft.RECIPES.items()}
+    monkeypatch.setattr(ft, "RECIPES", short)
+    base = training.load_checkpoint(tiny_base).model
+    data = ft.make_instruction_data(n_train=40, n_held_out=5)
+    ids = torch.tensor(tok.encode(load_text("wiki-news")[:20_000]))
+    models, logs = ft.shipped_or_retrained(base, data, tok, ids, retrain=True, names=("full", "mixed", "lora"))
+    assert set(models) == set(logs) == {"full", "mixed", "lora"}
+    assert all(len(log["train_losses"]) == 2 and log["summary"]["steps"] == 2 for log in logs.values())
+    from llmlab import lora
+
+    assert lora.lora_layers(models["lora"]) and not lora.lora_layers(models["full"])
+    assert not torch.equal(models["full"].lm_head.weight, base.lm_head.weight)  # trained a copy ...
+    assert torch.equal(training.load_checkpoint(tiny_base).model.lm_head.weight, base.lm_head.weight)  # ... not the base
