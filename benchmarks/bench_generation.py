@@ -104,9 +104,9 @@ def section(rows: list[dict], meta: dict) -> str:
         "the longer the text. Each further position adds (from the last two columns, as a share of a",
         f"1-position pass): {growth}. GPT-2 small's positions cost a larger share (its 50,257-way output",
         "layer included, which the uncached path applies at every position), and its 1,024-token context",
-        "holds all 256 new tokens. The course model is also limited by its 128-token context: past it the",
+        "holds all the new tokens. The course model is also limited by its 128-token context: past it the",
         "cache is rebuilt from the cropped text at every step (learned absolute positions: every kept token",
-        "moves to a new position), so 256 new tokens gain less than 120.",
+        "moves to a new position), so a text that runs past the context gains less than one that fits.",
         END,
     ]
     return "\n".join(lines) + "\n"
