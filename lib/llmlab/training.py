@@ -733,6 +733,10 @@ def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint
             "A checkpoint is written by llmlab.training.save_checkpoint or `python -m llmlab train --out DIR`."
         )
     payload = _read_config(directory)
+    arch = payload["model"].get("arch")
+    if arch is not None:  # llmlab.llama's checkpoints say which architecture they hold
+        raise UsageError(f"{directory / CONFIG_FILE} holds a {arch!r} model, not a GPT: load it with "
+                         f"llmlab.{arch}.load_{arch}_checkpoint.")
     fields_ = {f.name for f in dataclasses.fields(GPTConfig)}
     unknown = sorted(set(payload["model"]) - fields_)
     if unknown:
