@@ -206,7 +206,7 @@ class LiveView:
     which returns a plotly figure or a ``{mimetype: data}`` dict and may raise :class:`InputProblem`.
     """
 
-    NOTE = "Live controls: they need a running Python kernel (the figure below is for the default input)."
+    NOTE = "Live controls: they need a running Python kernel (what is shown below is for the default input)."
     HINT = "Change a control: the live figure appears here; the one further below stays for the default input."
 
     def __init__(self) -> None:

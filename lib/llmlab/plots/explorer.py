@@ -118,8 +118,15 @@ def _axes(k: int, domains, **extra) -> dict:
     xd, yd = domains[k - 1]
     x, y = ("xaxis", "yaxis") if k == 1 else (f"xaxis{k}", f"yaxis{k}")
     ref = "" if k == 1 else str(k)
-    return {x: dict(domain=xd, anchor=f"y{ref}", **extra.get("x", {})),
-            y: dict(domain=yd, anchor=f"x{ref}", **extra.get("y", {}))}
+    return {x: dict(domain=xd, anchor=f"y{ref}", **_titled(extra.get("x", {}))),
+            y: dict(domain=yd, anchor=f"x{ref}", **_titled(extra.get("y", {})))}
+
+
+def _titled(props: dict) -> dict:
+    """``title="..."`` as plotly.js reads it, ``{"text": ...}`` (the unchecked dicts get no conversion)."""
+    if isinstance(props.get("title"), str):
+        return {**props, "title": dict(text=props["title"])}
+    return props
 
 
 def _ref(k: int) -> dict:
@@ -254,7 +261,7 @@ def forward_pass_figure(
         title += "<br><sup>" + "<br>".join(notes) + "</sup>"
 
     def bar(d, title):  # a colour bar beside row ``d``
-        return dict(title=title, len=d[1][1] - d[1][0], y=d[1][0], yanchor="bottom", thickness=12)
+        return dict(title=dict(text=title), len=d[1][1] - d[1][0], y=d[1][0], yanchor="bottom", thickness=12)
 
     bound = _bound(tok_emb + pos_emb)
     layout.update(
@@ -374,7 +381,7 @@ def sinusoidal_figure(table, position: int, similarity) -> go.Figure:
                         subplot_titles=[f"PE: ({P}, {d}), positions × dimensions", f"PE[{position}]: ({d},)",
                                         f"PE[{position}] · PE[n] for every position n"])
     fig.add_trace(go.Heatmap(z=table, colorscale=SCORE_COLORSCALE, zmin=-1, zmax=1,
-                             colorbar=dict(title="PE", x=0.5, len=0.9, thickness=12),
+                             colorbar=dict(title="PE", orientation="h", x=0.27, y=-0.3, len=0.5, thickness=12),
                              hovertemplate="pos %{y}<br>dim %{x}<br>%{z:.3f}<extra></extra>"), row=1, col=1)
     fig.add_hline(y=position, line=dict(color=CHOSEN_COLOR, width=1.5), row=1, col=1)
     fig.add_trace(go.Bar(x=list(range(d)), y=table[position], marker_color=OTHER_COLOR, showlegend=False,
@@ -387,5 +394,5 @@ def sinusoidal_figure(table, position: int, similarity) -> go.Figure:
     fig.update_yaxes(title_text="value", range=[-1.1, 1.1], row=1, col=2)
     fig.update_xaxes(title_text="position n", row=2, col=2)
     fig.update_yaxes(title_text="dot product", row=2, col=2)
-    fig.update_layout(height=520, width=1000, margin=dict(t=60, b=50))
+    fig.update_layout(height=580, width=1000, margin=dict(t=60, b=140))
     return fig
