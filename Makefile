@@ -54,10 +54,11 @@ site: $(STAMP)
 checkpoint: $(STAMP)
 	$(BIN)/python scripts/train_course_model.py --threads 1 --overwrite
 
-## benchmark: training and generation throughput (benchmarks/RESULTS.md)
+## benchmark: training and generation throughput, the model explorer's update time (benchmarks/RESULTS.md)
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py --threads 2
 	$(BIN)/python benchmarks/bench_generation.py --threads 2
+	$(BIN)/python benchmarks/bench_widgets.py --threads 2
 
 ## llama-cpp: build llama-cpp-python from source (several minutes; not part of `make test`) for lesson 07's llama.cpp cell
 llama-cpp: $(STAMP)

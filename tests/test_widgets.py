@@ -250,3 +250,14 @@ def test_compare_answers_shows_each_models_answer(course):
     assert "empty" in ca.message.value
     with pytest.raises(ValueError, match="at least one model"):
         widgets.compare_answers({}, tok)
+
+
+def test_figures_built_from_dicts_pass_plotlys_validation(course):
+    """The explorer and walkthrough skip plotly's per-property checks for speed: check them here once."""
+    import plotly.graph_objects as go
+
+    model, tok = course
+    for fig in (widgets.model_explorer(model, tok, prompt=PROMPT_64).figure,
+                widgets.attention_walkthrough(model, tok).figure):
+        checked = go.Figure(fig.to_dict())  # raises on any invalid property
+        assert len(checked.data) == len(fig.data)
