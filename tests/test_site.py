@@ -74,6 +74,16 @@ def test_every_figure_carries_a_static_image(path):
                 )
 
 
+# ------------------------------------------------------------------ markdown for the site
+
+
+def test_markdown_loads_nothing_from_the_web_and_links_pages():
+    badges = "[![Open In Colab](https://colab.example/badge.svg)](https://colab.example/nb) [![Binder](https://binder.example/b.svg)](https://binder.example/nb)"
+    assert build_site.page_markdown(badges) == "[Open In Colab](https://colab.example/nb) · [Binder](https://binder.example/nb)"
+    assert build_site.page_markdown("![a map](https://example.org/map.png)") == "[a map](https://example.org/map.png)"
+    assert build_site.page_markdown("see [lesson 04](04_mini_gpt.ipynb#sampling) [x](y)") == "see [lesson 04](04_mini_gpt.html#sampling) [x](y)"
+
+
 # ------------------------------------------------------------------ bad input stops the build
 
 
@@ -150,7 +160,12 @@ def _open(chrome, site: Path, name: str, **viewport):
     page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
     page.on("request", lambda r: None if r.url.startswith((root, "data:")) else problems.append(f"request outside the site: {r.url}"))
     page.goto((site / f"{name}.html").as_uri(), wait_until="load")
-    page.evaluate("() => window.MathJax ? new Promise(done => MathJax.Hub.Queue(done)) : null")
+    # MathJax typesets after load; wait for its queue to empty (at most TIMEOUT_MS).
+    page.evaluate(
+        """ms => window.MathJax ? Promise.race([new Promise(done => MathJax.Hub.Queue(done)),
+                                                new Promise(done => setTimeout(done, ms))]) : null""",
+        TIMEOUT_MS,
+    )
     problems += [f"blocked request: {url}" for url in blocked]
     return page, problems
 

@@ -181,7 +181,12 @@ def page_outputs(outputs: list, states: dict, prefix: str) -> list:
 
 def page_markdown(source: str) -> str:
     """A markdown cell for the site: web images become text links, notebook links point to pages."""
-    source = BADGE.sub(r"[\1](\2)", source)
+    lines = []
+    for line in source.split("\n"):
+        if BADGE.search(line):  # a row of badges becomes "Open In Colab · Binder"
+            line = re.sub(r"(\]\([^)\s]*\)) +(?=\[)", r"\1 · ", BADGE.sub(r"[\1](\2)", line))
+        lines.append(line)
+    source = "\n".join(lines)
     source = REMOTE_IMAGE.sub(r"[\1](\2)", source)
     return NOTEBOOK_LINK.sub(r"](\1.html\2)", source)
 
