@@ -194,8 +194,8 @@ def forward_pass_figure(
                        (0.13, [1]), (0.2, [1])], gap_y=0.052, top=0.965)
     titles = [
         f"1. tokens → ids: (1, T) = (1, {T})",
-        f"2a. token embedding wte[ids]: (T, C) = ({T}, {C})",
-        f"2b. + position embedding wpe[pos]: ({T}, {C})",
+        f"2a. token embedding: (T, C) = ({T}, {C})",
+        f"2b. + position embedding: ({T}, {C})",
         f"2c. = input of block 0: ({T}, {C})",
         f"3. layer {layer}, head {head}: attention weights (T, T) = ({T}, {T})",
         f"3b. what query {query} “{labels[query]}” reads (line width = weight)",
