@@ -261,3 +261,10 @@ def test_figures_built_from_dicts_pass_plotlys_validation(course):
                 widgets.attention_walkthrough(model, tok).figure):
         checked = go.Figure(fig.to_dict())  # raises on any invalid property
         assert len(checked.data) == len(fig.data)
+
+
+def test_next_token_on_a_bad_prompt_says_so(course):
+    model, tok = course
+    ex = widgets.model_explorer(model, tok)
+    ex.prompt.value = ""
+    assert ex.next_token() is None and "empty" in ex.message.value and ex.prompt.value == ""

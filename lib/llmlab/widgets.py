@@ -401,12 +401,12 @@ class ModelExplorer(LiveView):
         """Sample one token from the distribution shown, append it to the prompt (which redraws)."""
         try:
             trace, _ = self.trace()
-        except InputProblem as exc:
-            self.message.value = _message_html(str(exc), problem=True)
+            probs = sampler_stages(trace.logits[-1], *_sampler_args(self.temperature, self.top_k, self.top_p))["sampled"]
+            token = int(torch.multinomial(probs, 1, generator=self.generator))
+        except Exception as exc:  # a button's callback must not raise either: one line instead
+            self.message.value = _message_html(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, problem=True)
             return None
-        probs = sampler_stages(trace.logits[-1], *_sampler_args(self.temperature, self.top_k, self.top_p))["sampled"]
-        token = int(torch.multinomial(probs, 1, generator=self.generator))
-        self.prompt.value = self.prompt.value + self.tokenizer.decode([token])
+        self.prompt.value = self.prompt.value + self.tokenizer.decode([token])  # redraws
         return token
 
 
