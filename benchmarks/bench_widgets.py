@@ -22,6 +22,7 @@ import argparse
 import datetime
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from llmlab import widgets
 from llmlab.data import load_text
 from llmlab.environment import cpu_name
 from llmlab.training import load_course_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_md import replace_section  # noqa: E402  (benchmarks/results_md.py)
 
 HERE = Path(__file__).resolve().parent
 BEGIN, END = "<!-- bench_widgets -->", "<!-- /bench_widgets -->"
@@ -92,16 +96,6 @@ def section(times: dict[str, list[float]], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_results(text: str, path: Path) -> None:
-    """Put ``text`` between this benchmark's markers in ``path`` (appended the first time); atomic write."""
-    old = path.read_text(encoding="utf-8") if path.is_file() else ""
-    head, found, rest = old.partition(BEGIN)
-    new = head + text + rest.partition(END + "\n")[2] if found else old.rstrip("\n") + "\n\n" + text
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -128,7 +122,7 @@ def main() -> None:
     out = section(times, meta)
     print(out)
     if args.out:
-        update_results(out, Path(args.out))
+        replace_section(Path(args.out), BEGIN, END, out)
 
 
 if __name__ == "__main__":
