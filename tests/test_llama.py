@@ -114,3 +114,22 @@ def test_bad_input_one_line(tmp_path):
         llama.config_from_hf(dict(vocab_size=10, hidden_size=8, num_attention_heads=2, num_hidden_layers=1,
                                   intermediate_size=8, max_position_embeddings=8,
                                   rope_parameters={"rope_type": "llama3", "rope_theta": 1e4}))
+
+
+def test_shipped_llama_checkpoint():
+    """data/mini-llama: what scripts/train_llama_model.py wrote, with both runs' curves for lesson 07."""
+    import hashlib
+
+    from llmlab.paths import data_dir
+
+    folder = data_dir() / "mini-llama"
+    ckpt = llama.load_llama_checkpoint(folder)
+    meta = ckpt.meta
+    assert ckpt.model.config.n_layer == 4 and ckpt.model.config.n_embd == 128
+    assert meta["params"] == sum(p.numel() for p in ckpt.model.parameters())
+    assert hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest() == meta["sha256"]
+    assert [r["label"].split()[0] for r in meta["runs"]] == ["GPT-2", "LLaMA"]
+    for run in meta["runs"]:
+        assert len(run["step_seconds"]) == meta["train_config"]["max_iters"]
+        assert run["evals"][-1]["val_loss"] < run["evals"][0]["val_loss"] - 1.0
+    assert meta["sha256"][:16] in (folder / "MODEL_CARD.md").read_text()
