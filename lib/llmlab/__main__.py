@@ -190,6 +190,11 @@ def cmd_train(args) -> dict:
         ))
     except ValueError as e:
         raise CLIError(str(e)) from None
+    if out is not None:  # made before training starts, so a user sees where the checkpoint goes
+        try:
+            out.mkdir(exist_ok=True)
+        except OSError as e:
+            raise CLIError(f"--out: cannot make the folder {out}: {e.strerror or e}") from None
     params = sum(p.numel() for p in model.parameters())
     meta = {"text": Path(args.text).name, "train_config": config.to_dict()}
     progress = {"step": 0, "saved": None}  # steps done; step of the checkpoint on disk
@@ -227,20 +232,16 @@ def cmd_train(args) -> dict:
 
 
 def _prepare_out(args) -> Path | None:
-    """Check ``--out`` before training; create it (empty) so a user sees where the checkpoint goes."""
+    """Check ``--out`` first of all (before a BPE tokenizer is trained, say); None without --out."""
     if args.out is None:
         return None
     from llmlab.errors import UsageError
     from llmlab.training import prepare_output_dir
 
     try:
-        out = prepare_output_dir(args.out, overwrite=args.force)
-        out.mkdir(exist_ok=True)
+        return prepare_output_dir(args.out, overwrite=args.force)
     except UsageError as e:
         raise CLIError(f"--out: {e}") from None
-    except OSError as e:
-        raise CLIError(f"--out: cannot make the folder {args.out}: {e.strerror or e}") from None
-    return out
 
 
 def _where(out: Path | None, progress: dict) -> str:
