@@ -490,3 +490,18 @@ def test_every_flag_has_a_help_line_with_its_meaning():
             if action.option_strings and action.dest != "help":
                 assert action.help and len(action.help) > 8, (name, action.option_strings)
         assert sub.epilog.count("python -m llmlab") == 2, name
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: training.TokenStream([1.5] * 100, [2.5] * 100, 8), "integer token ids, got torch.float32"),
+    (lambda: training.TokenStream("some text " * 20, "more text " * 20, 8), "is text"),
+    (lambda: training.TokenStream(list(range(100)), list(range(100)), 0), "block_size must be >= 1"),
+    (lambda: training.split_train_val("abc", "0.1"), "val_fraction must be a number"),
+    (lambda: training.load_checkpoint(123), "takes a folder path, got int"),
+    (lambda: generation.sampling_probs("logits"), "logits must be a tensor"),
+    (lambda: data.load_text(123), "named by a string"),
+])
+def test_more_api_misuse(call, words):
+    with pytest.raises((ValueError, data.DatasetError)) as info:
+        call()
+    assert words in one_line(str(info.value))

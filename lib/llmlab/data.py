@@ -180,6 +180,8 @@ def list_datasets() -> list[dict[str, str]]:
 
 def get(name: str) -> Dataset:
     """The registry entry called ``name``; an unknown name gets an error listing the known ones."""
+    if not isinstance(name, str):
+        raise DatasetError(f"A data set is named by a string, got {type(name).__name__}; see llmlab.data.list_datasets().")
     try:
         return REGISTRY[name]
     except KeyError:

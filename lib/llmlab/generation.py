@@ -65,6 +65,8 @@ def sampling_probs(
     probability mass ``top_p``, and renormalises. ``temperature=0`` puts all mass on the argmax.
     """
     _check_sampling(temperature, top_k, top_p)
+    if not isinstance(logits, torch.Tensor):
+        raise UsageError(f"logits must be a tensor (..., vocab_size), got {type(logits).__name__}.")
     logits = logits.float()
     if temperature == 0:  # greedy: a one-hot distribution on the most likely token
         return torch.zeros_like(logits).scatter_(-1, logits.argmax(-1, keepdim=True), 1.0)

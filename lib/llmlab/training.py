@@ -175,8 +175,7 @@ def split_train_val(data: Sequence, val_fraction: float = 0.1):
 
     Deterministic: the validation split is the end of the text, never seen in training.
     """
-    if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction}.")
+    check_real("val_fraction", val_fraction, minimum=0, maximum=1, open_min=True, open_max=True)
     n_train = int(len(data) * (1 - val_fraction))
     return data[:n_train], data[n_train:]
 
@@ -190,13 +189,18 @@ class TokenStream:
     """
 
     def __init__(self, train_ids, val_ids, block_size: int):
-        self.block_size = int(block_size)
+        self.block_size = check_int("block_size", block_size, minimum=1)
         self.ids = {"train": self._as_tensor(train_ids, "train"), "val": self._as_tensor(val_ids, "val")}
         # All windows of length T+1 as a view (no copy): (N - T, T + 1)
         self._windows = {k: v.unfold(0, self.block_size + 1, 1) for k, v in self.ids.items()}
 
     def _as_tensor(self, ids, split: str) -> torch.Tensor:
-        t = torch.as_tensor(ids, dtype=torch.long).flatten()
+        if isinstance(ids, str):
+            raise UsageError(f"The {split} split is text; a TokenStream takes token ids: tokenizer.encode(text).")
+        t = torch.as_tensor(ids)
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+            raise UsageError(f"The {split} split must hold integer token ids, got {t.dtype} values.")
+        t = t.to(torch.long).flatten()
         if t.numel() < self.block_size + 2:
             raise ValueError(
                 f"The {split} split has {t.numel()} tokens; it needs more than block_size + 1 = "
@@ -723,6 +727,8 @@ def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint
     from llmlab.gpt import GPT, GPTConfig
 
     device = resolve_device(device)
+    if not isinstance(directory, (str, os.PathLike)):
+        raise UsageError(f"load_checkpoint takes a folder path, got {type(directory).__name__}.")
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"No checkpoint folder {directory}: it does not exist or is not a folder.")
