@@ -14,6 +14,7 @@ config.json, with both runs' curves in ``meta``) for lesson 07; the GPT of this 
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import hashlib
 import os
@@ -80,7 +81,8 @@ course's long-trained GPT).
 {rows}
 
 Hardware: {meta['hardware']} (a machine shared with other jobs: the times are indicative).
-File: `model.safetensors`, float32, {meta['file_bytes']:,} bytes, SHA-256 `{meta['sha256'][:16]}...`.
+File: `model.safetensors`, float16 (trained in float32, stored in half precision to keep the course's
+data small; `load_llama_checkpoint` gives a float32 model), {meta['file_bytes']:,} bytes, SHA-256 `{meta['sha256'][:16]}...`.
 
 ## Reproduce
 ```
@@ -91,6 +93,16 @@ File: `model.safetensors`, float32, {meta['file_bytes']:,} bytes, SHA-256 `{meta
 A tiny model trained for minutes: English-looking character soup, no facts. Only the
 {m['vocab_size']} characters of the corpus are known.
 """
+
+
+def save(out: Path, model: llama.Llama, tok, meta: dict, overwrite: bool) -> None:
+    """Write the checkpoint in float16 (half the bytes; the course's data budget is tight) with its card."""
+    half = copy.deepcopy(model).half()
+    meta = {**meta, "weights_dtype": "float16", "model": model.config.to_dict()}
+    training.save_checkpoint(out, half, tok, meta, overwrite=overwrite)
+    weights = (out / training.WEIGHTS_FILE).read_bytes()  # the card names the file's size and hash
+    meta.update(file_bytes=len(weights), sha256=hashlib.sha256(weights).hexdigest())
+    training.save_checkpoint(out, half, tok, meta, overwrite=True, files={"MODEL_CARD.md": model_card(meta)})
 
 
 def main(argv=None) -> None:
@@ -128,10 +140,7 @@ def main(argv=None) -> None:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
-    training.save_checkpoint(out, llama_model, tok, meta, overwrite=args.force)
-    weights = (out / training.WEIGHTS_FILE).read_bytes()  # the card names the file's size and hash
-    meta.update(file_bytes=len(weights), sha256=hashlib.sha256(weights).hexdigest(), model=llama_model.config.to_dict())
-    training.save_checkpoint(out, llama_model, tok, meta, overwrite=True, files={"MODEL_CARD.md": model_card(meta)})
+    save(out, llama_model, tok, meta, overwrite=args.force)
     for r in runs:
         print(r["label"], r["result"])
 
