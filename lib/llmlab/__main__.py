@@ -309,6 +309,9 @@ def main(argv=None) -> int:
         return _fail(args.command, str(e), e.code)
     except KeyboardInterrupt:
         return _fail(args.command, "interrupted.", EXIT_INTERRUPTED)
+    except BrokenPipeError:  # the reader went away (`... | head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as Python's docs advise for SIGPIPE
+        return 1
     except ValueError as e:  # llmlab.errors.UsageError and the library's other argument checks
         return _fail(args.command, f"error: {e}", EXIT_USAGE)
     except Exception as e:  # a bug, not bad input: still one line, the traceback on request
