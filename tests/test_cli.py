@@ -39,12 +39,14 @@ def test_train_prints_one_json_line_and_writes_a_checkpoint(trained):
     assert set(last) >= {"val_loss", "train_loss", "tokens_per_s", "wall_s", "params"}
     assert last["steps"] == 20 and last["params"] > 0
     assert 0 < last["val_loss"] < 5
-    assert (out / "model.safetensors").is_file() and (out / "config.json").is_file()
+    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors"]
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
     from llmlab.training import load_checkpoint
 
     ck = load_checkpoint(out)
     assert ck.tokenizer.vocab_size == last["vocab_size"]
     assert ck.meta["train_config"]["max_iters"] == 20
+    assert ck.meta["result"]["val_loss"] == last["val_loss"]  # the final save carries the run's result
 
 
 def test_boolean_config_field_has_a_yes_and_a_no_flag():
