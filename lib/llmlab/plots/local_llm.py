@@ -96,8 +96,9 @@ def layer_errors(relative: dict[str, dict[str, float]]):
         ax.bar(x + i * width, [100 * relative[fmt][name] for name in layers], width,
                color=_colour(fmt, FORMAT_COLOURS, i), label=fmt)
     ax.set_xticks(x + 0.4 - width / 2, layers, rotation=90, fontsize=7)
-    ax.set(ylabel="RMS error / RMS weight (%)", title="Quantization error of every linear layer")
-    ax.legend()
+    top = max(100 * v for per in relative.values() for v in per.values())
+    ax.set(ylabel="RMS error / RMS weight (%)", title="Quantization error of every linear layer", ylim=(0, 1.3 * top))
+    ax.legend(ncol=len(formats), loc="upper left")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     return fig
@@ -120,7 +121,9 @@ def memory_bars(rows, laptops_gb: Sequence[int] = (8, 16, 32)):
         ax.axhline(gb, color="black", lw=0.8, ls="--")
         ax.text(len(shown) - 0.5, gb, f" {gb} GB laptop", va="bottom", ha="right", fontsize=8)
     ax.set_xticks(x, labels, fontsize=8)
-    ax.set(ylabel="GB (10^9 bytes)", yscale="log", title="Memory to run LLaMA 2 (model and format)")
+    # log scale from 1 GB, so that a 4 GB bar and a 140 GB bar both read
+    ax.set(ylabel="GB (10^9 bytes, log scale)", yscale="log", ylim=(1, 1.5 * max(weights + kv)),
+           title="Memory to run LLaMA 2 (model and format)")
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
