@@ -160,7 +160,6 @@ def main(argv: list[str]) -> int:
 
 def run_all(paths: list[Path], renderer: figure_images.Renderer) -> int:
     """Execute each notebook, record its run; a failed one is left unchanged and the others still run."""
-    records = json.loads(RECORD_JSON.read_text()) if RECORD_JSON.exists() else {}
     failed = []
     for path in paths:
         print(f"executing {path.relative_to(ROOT)} ...", flush=True)
@@ -171,6 +170,8 @@ def run_all(paths: list[Path], renderer: figure_images.Renderer) -> int:
             failed.append(path.name)
             print(f"  FAILED, notebook not changed:\n{exc}", flush=True)
             continue
+        # Re-read just before writing: another run may have recorded its notebook meanwhile.
+        records = json.loads(RECORD_JSON.read_text()) if RECORD_JSON.exists() else {}
         records[record["notebook"]] = record
         write_record(records)
         print(f"  {record['wall_s']:.0f} s, peak {record['peak_mb']} MB", flush=True)
