@@ -564,6 +564,9 @@ def save_lora_adapters(directory, model: nn.Module, lora_config: dict, meta: dic
     directory.mkdir(parents=True, exist_ok=True)
     tmp = directory / (ADAPTERS_FILE + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": LORA_FORMAT})
+    umask = os.umask(0o022)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # as any other new file (safetensors makes it 0600)
     os.replace(tmp, directory / ADAPTERS_FILE)
     write_json_atomic(directory / "config.json", {"format": LORA_FORMAT, "format_version": 1,
                                                   "lora": lora_config, "meta": meta or {}})
