@@ -101,3 +101,22 @@ def test_bad_input_one_line(tmp_path, small):
     junk.write_bytes(b"PK\x03\x04" + raw[4:100])
     with pytest.raises(ValueError, match="not a GGUF file"):
         ge.read_gguf(junk)
+
+
+@pytest.mark.parametrize("weight_type,tolerance", [("F32", 1e-4), ("Q8_0", 2e-3), ("Q4_0", 2e-3)])
+def test_llama_cpp_runs_the_file_like_pytorch(tmp_path, small, weight_type, tolerance):
+    """Only where llama-cpp-python is installed (`make llama-cpp`): llama.cpp itself reads the file,
+    tokenizes like our CharTokenizer, and gives the next-token distribution PyTorch gives for the same file
+    (llama.cpp rounds activations to 8 bits in its quantized dot products, hence the looser tolerance)."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    model, tok = small
+    path = ge.export_gguf(model, tok, tmp_path / f"m-{weight_type}.gguf", weight_type)
+    cpp = llama_cpp.Llama(model_path=str(path), n_ctx=32, logits_all=True, verbose=False)
+    text = "the lazy fox"
+    ids = tok.encode(text)
+    assert cpp.tokenize(text.encode(), add_bos=False, special=False) == ids
+    cpp.eval(ids)
+    p_cpp = torch.softmax(torch.tensor(np.array(cpp.scores[len(ids) - 1]), dtype=torch.float32), -1)
+    with torch.no_grad():
+        p_torch = torch.softmax(ge.load_gguf(path)(torch.tensor([ids]))[0][0, -1], -1)
+    assert 0.5 * (p_cpp - p_torch).abs().sum().item() < tolerance
