@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import os
-import platform
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from llmlab import data, gpt, tokenizers, training
-from llmlab.environment import cpu_name
+from llmlab import data, gpt, model_card, tokenizers, training
 from llmlab.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def model_card(meta: dict, placeholder: bool) -> str:
+def card_text(meta: dict, placeholder: bool) -> str:
     m, t, s = meta["model"], meta["train_config"], meta["result"]
     evals = "\n".join(
         f"| {e['step']} | {e['train_loss']:.4f} | {e['val_loss']:.4f} |" for e in meta["evals"]
@@ -55,7 +50,7 @@ Lessons 02, 03 and 05 load it with `llmlab.training.load_course_model()`.
 | vocabulary | {m['vocab_size']} characters (char-level `CharTokenizer`, stored in `config.json`) |
 | parameters | {meta['params']:,} (tied embedding counted once) |
 | dropout, bias | {m['dropout']}, {m['bias']} |
-| file | `model.safetensors`, float32, {meta['file_bytes']:,} bytes, SHA-256 `{meta['sha256'][:16]}...` |
+| file | `model.safetensors`, float32, {meta['file_bytes']:,} bytes, SHA-256 of its tensors `{meta['sha256'][:16]}...` (`llmlab.model_card.tensors_sha256`) |
 
 ## Data
 `llmlab.data.load_text("wiki-news")`: {meta['corpus_chars']:,} characters of English prose
@@ -91,7 +86,8 @@ Loss during training (mean cross-entropy over {t['eval_iters']} batches of each 
 {meta['command']}
 ```
 {"(`--placeholder-at N` only saves an early snapshot on the way; it does not change the weights.)" + chr(10) if "--placeholder-at" in meta["command"] else ""}Same command, same machine, same torch version and thread count -> the same weights
-(check the SHA-256 above). Another CPU, thread count or torch version gives a slightly
+(check the tensors' SHA-256 above; the file's own bytes may differ, since safetensors
+may order its header metadata differently from one save to the next). Another CPU, thread count or torch version gives a slightly
 different model of the same quality.
 
 ## Limitations
@@ -151,14 +147,7 @@ def main(argv=None) -> None:
 
     result = training.train(model, stream, cfg, callback=save_placeholder if args.placeholder_at else None)
 
-    given, kept = list(argv if argv is not None else sys.argv[1:]), []
-    while given:  # where the files went is not part of the recipe
-        a = given.pop(0)
-        if a == "--out":
-            given.pop(0)
-        elif not a.startswith("--out=") and a != "--overwrite":
-            kept.append(a)
-    command = "python scripts/train_course_model.py " + " ".join(shlex.quote(a) for a in kept)
+    command = model_card.recorded_command("scripts/train_course_model.py", argv if argv is not None else sys.argv[1:])
     meta = {
         "name": "mini-gpt",
         "placeholder": args.placeholder,
@@ -170,19 +159,15 @@ def main(argv=None) -> None:
         "result": result.summary(),
         "evals": result.evals,
         "params": sum(p.numel() for p in model.parameters()),
-        "command": command.strip(),
+        "command": command,
         "started": started,
         "wall_note": args.wall_note,
-        "hardware": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} torch thread(s)",
-        "python": platform.python_version(),
-        "torch": torch.__version__,
+        **model_card.machine(args.threads),
     }
     training.save_checkpoint(out, model, tok, meta, overwrite=True)  # checked before training
-    weights = (out / training.WEIGHTS_FILE).read_bytes()
-    meta["file_bytes"] = len(weights)
-    meta["sha256"] = hashlib.sha256(weights).hexdigest()
+    meta.update(model_card.file_facts(out / training.WEIGHTS_FILE))  # the tensors' hash: stable across saves
     meta["model"] = model.config.to_dict()
-    card = model_card(meta, args.placeholder)
+    card = card_text(meta, args.placeholder)
     training.save_checkpoint(out, model, tok, meta, overwrite=True, files={"MODEL_CARD.md": card})  # now with the file facts
     print(result.summary())
 

@@ -153,8 +153,7 @@ SHIPPED_DIRS = [*ft.SHIPPED.values(), *objectives.FAMILY_SHIPPED.values()]
 @pytest.mark.parametrize("folder", SHIPPED_DIRS)
 def test_shipped_weights_are_what_their_card_says(folder):
     path = data_dir() / folder
-    if not path.is_dir():
-        pytest.skip(f"{folder} not built yet")
+    assert path.is_dir(), f"{folder} is not shipped: build it with the script its lesson names"
     meta = json.loads((path / "config.json").read_text())["meta"]
     (weights,) = path.glob("*.safetensors")
     assert model_card.file_facts(weights)["sha256"] == meta["sha256"]
@@ -165,9 +164,16 @@ def test_shipped_weights_are_what_their_card_says(folder):
     assert "--max-iters" not in meta["command"], "a shortened run must not ship"
 
 
+def test_course_model_is_what_its_card_says():
+    path = data_dir() / training.COURSE_MODEL
+    meta = json.loads((path / "config.json").read_text())["meta"]
+    assert model_card.file_facts(path / training.WEIGHTS_FILE) == {
+        "file_bytes": meta["file_bytes"], "sha256": meta["sha256"]}
+    card = (path / "MODEL_CARD.md").read_text()
+    assert meta["sha256"][:16] in card and meta["command"] in card
+
+
 def test_shipped_lora_run_was_trained_on_the_shipped_course_model():
-    if not (data_dir() / ft.SHIPPED["lora"]).is_dir():
-        pytest.skip("sft-lora not built yet")
     meta = json.loads((data_dir() / ft.SHIPPED["lora"] / "config.json").read_text())["meta"]
     base = model_card.file_facts(data_dir() / training.COURSE_MODEL / training.WEIGHTS_FILE)["sha256"]
     assert meta["base_sha256"] == base
