@@ -10,12 +10,17 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.data``           named corpora and test sets (embedded, or downloaded and verified)
 ``llmlab.corpus``         how the embedded corpus is built from gensim's own test data
 ``llmlab.progress``       the progress bar and live loss plot used everywhere
+``llmlab.errors``         ``UsageError``: one clear line for bad input (the command line prints it)
+``llmlab.model_card``     model cards and recorded runs of the shipped checkpoints
+``llmlab.widgets``        live explorers (ipywidgets): the whole model for a typed prompt, and more
 ``llmlab.embeddings``     word2vec with gensim and from scratch (lesson 01)
 ``llmlab.positional``     sinusoidal, learned and rotary position encodings (lesson 02)
 ``llmlab.attention``      scaled dot-product and multi-head attention, GQA, KV cache (lesson 03)
 ``llmlab.attention_cost`` attention's quadratic cost and KV-cache memory (lesson 03)
+``llmlab.heads``          what each attention head does: pattern scores and ablation (lesson 03)
 ``llmlab.tokenizers``     character and byte-level BPE tokenizers (lesson 04)
 ``llmlab.gpt``            the GPT-2 style model (lesson 04)
+``llmlab.loss``           the language-modelling loss and its gradient, written out (lesson 04)
 ``llmlab.training``       the training loop and safetensors checkpoints (lesson 04)
 ``llmlab.generation``     sampling and the KV cache (lesson 04)
 ``llmlab.finetuning``     instruction data and supervised fine-tuning (lesson 05)
@@ -23,6 +28,10 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.memory``         bytes of weights, gradients and optimizer states (lesson 05)
 ``llmlab.objectives``     MLM, span corruption and causal LM (lesson 06)
 ``llmlab.landscape``      the sourced table of well-known models, data/models.csv (lesson 06)
+``llmlab.llama``          the LLaMA architecture: RMSNorm, SwiGLU, RoPE, GQA (lesson 07)
+``llmlab.quantization``   int8 per row, llama.cpp's Q8_0 and Q4_0 blocks (lesson 07)
+``llmlab.gguf_export``    writing and reading llama.cpp's GGUF files (lesson 07)
+``llmlab.inference``      memory and speed of running a real LLM on a laptop (lesson 07)
 ``llmlab.plots``          the course's figures
 ``llmlab.exercises``      checkers for the exercises at the end of each lesson
 =========================  ==============================================

@@ -21,9 +21,10 @@ The data flows top to bottom, as in ``llmlab.gpt``:
     attn: q, k, v projections -> RoPE on q and k -> (grouped-query) attention -> o projection
 
 The attention is ``llmlab.attention.MultiHeadAttention`` (its grouped-query path, its KV cache);
-RoPE is ``llmlab.positional.apply_rope`` with LLaMA's split-halves pairing (``interleaved=False``),
-the pairing of Hugging Face's ``LlamaForCausalLM``, whose logits this model reproduces
-(``load_hf_llama``, tested within 1e-4).
+RoPE is ``llmlab.positional.apply_rope`` with the split-halves pairing (``interleaved=False``) of
+Hugging Face's ``LlamaForCausalLM``, whose logits this model reproduces (``load_hf_llama``, tested
+within 1e-4).  Meta's own code pairs adjacent dimensions instead; Hugging Face's conversion permutes
+the q/k weight rows so that both give the same scores (``llmlab.positional.permute_for_rotate_half``).
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ class LlamaConfig:
     n_kv_head: int  # grouped-query attention when < n_head (LLaMA 2 70B)
     d_ff: int  # SwiGLU hidden size
     vocab_size: int
-    published_params: int  # the count the model card reports
+    published_params: int  # the exact count, from the layer sizes (papers and cards say only "7B" etc.)
 
     @property
     def head_dim(self) -> int:
@@ -166,9 +166,9 @@ class LlamaConfig:
 
 #: LLaMA 2 (Touvron et al. 2023b, arXiv:2307.09288, Table 1: 7B, 13B, 70B; grouped-query
 #: attention for 70B).  Layer sizes from the config.json of Meta's model cards
-#: (huggingface.co/meta-llama/Llama-2-7b-hf, -13b-hf, -70b-hf); parameter counts as the
-#: cards report them (6.74B, 13.0B, 69.0B).  parameter_count() rebuilds each from the
-#: layer sizes, and the tests check that it matches.
+#: (huggingface.co/meta-llama/Llama-2-7b-hf, -13b-hf, -70b-hf).  The paper and the cards
+#: give only rounded sizes ("7B", "13B", "70B"); the exact counts here are the arithmetic of
+#: parameter_count() on those layer sizes (6.74B, 13.0B, 69.0B), which the tests check.
 LLAMA2: dict[str, LlamaConfig] = {
     "LLaMA 2 7B": LlamaConfig("LLaMA 2 7B", 32, 4096, 32, 32, 11008, 32000, 6_738_415_616),
     "LLaMA 2 13B": LlamaConfig("LLaMA 2 13B", 40, 5120, 40, 40, 13824, 32000, 13_015_864_320),
