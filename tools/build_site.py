@@ -10,7 +10,9 @@ anything of the network:
 - math is typeset by MathJax 2.7 from ``_static/mathjax`` (the jupyter-server-mathjax package);
 - an ipywidgets control, which needs a kernel, is replaced by what its Output
   widgets held when the notebook was saved, under a one-line note saying so;
-- image badges (Colab, Binder) become text links.
+- image badges (Colab, Binder) become text links;
+- ``playground.html`` (``llmlab.web_export``) runs the course model itself in the page, in plain
+  JavaScript: lessons 03 and 04 link to it where their explorers need a kernel.
 
 A notebook that was saved unexecuted, holds an error, or has an output the site
 cannot show stops the build with a line naming the notebook and the cell; the
@@ -47,7 +49,7 @@ from figure_images import (  # noqa: E402  (tools/figure_images.py)
     widget_states,
 )
 
-from llmlab import course, environment  # noqa: E402
+from llmlab import course, environment, web_export  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -57,6 +59,11 @@ STATIC = "_static"
 #: A file every built site carries, so that --out never replaces a folder this tool did not make.
 MARKER = ".llmlab-site"
 NAME = "LLM Lab"
+#: Lessons whose pages point to the playground, and what it shows there.
+PLAYGROUND = {
+    "03_attention": "Type any prompt and see every layer's and head's attention, as a heatmap and as lines.",
+    "04_mini_gpt": "Type any prompt, change temperature, top-k and top-p, and sample the next character.",
+}
 
 MATHJAX = Path(jupyter_server_mathjax.__file__).parent / "static"
 #: Parts of MathJax these pages never load (menus in other languages, the SVG output).
@@ -262,6 +269,7 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
     tmp.chmod(0o755)  # mkdtemp's is owner-only; a web server must read the site
     try:
         copy_static(tmp)
+        web_export.export_web(tmp, home="index.html")  # playground.html and playground/
         exporter = HTMLExporter(template_name="course", extra_template_basedirs=[str(SITE_SRC / "templates")])
         for k, (path, page) in enumerate(zip(paths, pages, strict=True)):
             nb = notebooks[path]
@@ -271,6 +279,7 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
                 "static": STATIC,
                 "prev": pages[k - 1] if k > 0 else None,
                 "next": pages[k + 1] if k + 1 < len(pages) else None,
+                "playground": PLAYGROUND.get(page.stem),
             }
             resources = {"metadata": {"name": f"{page.title} | {NAME}", "path": str(path.parent)}, "site": site}
             html, _ = exporter.from_notebook_node(nb, resources=resources)

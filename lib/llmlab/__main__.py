@@ -4,6 +4,7 @@
         --block-size 64 --batch-size 12 --max-iters 2000 --lr 1e-3 --out out/ --seed 0
     python -m llmlab generate --checkpoint out/ --prompt "Once upon a time" \\
         --max-new-tokens 200 --temperature 0.8 --top-k 40 --seed 0
+    python -m llmlab export-web --checkpoint out/ --out my-playground/
 
 ``train`` shows a progress bar, checks ``--out`` before it starts (a non-empty folder
 is refused unless ``--force``), saves a checkpoint (``model.safetensors``,
@@ -16,7 +17,12 @@ Every failure ends with one line on stderr, never a traceback:
 * bad input (a missing file, an empty text, a prompt with characters the model does
   not know, a flag out of range, a damaged checkpoint): exit code 2;
 * a loss that became NaN or infinite: exit code 3, with the step and what to change;
+* under ``torchrun``, a process that never joined or that stopped: exit code 4;
 * Ctrl-C: exit code 130, with the step reached and where the last checkpoint is.
+
+Under ``torchrun --nproc_per_node=N -m llmlab train ...`` the N processes train one
+model with data parallelism (``llmlab.distributed``): ``--batch-size`` is the global
+batch, shared equally; only process 0 evaluates, prints and writes the checkpoint.
 
 torch is imported only once a command runs, so ``--help`` answers at once.
 """
@@ -32,6 +38,7 @@ from pathlib import Path
 
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
+EXIT_PEER = 4  # torchrun: another process never joined or stopped
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 #: Worked examples shown by --help: (what it does, the command), per command.
@@ -48,6 +55,10 @@ EXAMPLES = {
          'python -m llmlab generate --prompt "The history of " --max-new-tokens 200 --seed 0'),
         ("from your checkpoint: less random (temperature 0.8), only the 40 most likely tokens",
          'python -m llmlab generate --checkpoint out/ --prompt "Once upon a time" --temperature 0.8 --top-k 40'),
+    ],
+    "export-web": [
+        ("your checkpoint in the browser playground: open my-playground/playground.html (no server needed)",
+         "python -m llmlab export-web --checkpoint out/ --out my-playground/"),
     ],
 }
 
@@ -92,7 +103,7 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
         epilog=_examples(EXAMPLES["train"][0], EXAMPLES["generate"][1])
         + "\n`python -m llmlab train --help` and `python -m llmlab generate --help` list every flag.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,generate}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,generate,export-web}")
 
     t = sub.add_parser("train", help="train a GPT on a UTF-8 text file", description="Train a GPT on a UTF-8 text file.",
                        formatter_class=_Help, epilog=_examples(*EXAMPLES["train"]))
@@ -111,6 +122,8 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     t.add_argument("--val-fraction", type=float, default=0.1, help="share of the text held out for validation, in (0, 1)")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--dist-timeout", type=float, default=600,
+                   help="under torchrun: seconds to wait for the other processes before stopping with an error")
     if train_flags:
         _add_train_config_flags(t)
 
@@ -127,6 +140,14 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the sampler: the same seed gives the same text")
     g.add_argument("--no-cache", action="store_true", help="generate without the KV cache (slower, same text)")
     g.add_argument("--device", default="cpu", help="where to run: cpu, cuda, mps")
+
+    w = sub.add_parser("export-web", help="put a checkpoint into the browser playground (playground.html)",
+                       description="Write the playground page with a checkpoint's weights: it runs the model in "
+                                   "the browser, from file:// or any static host.",
+                       formatter_class=_Help, epilog=_examples(*EXAMPLES["export-web"]))
+    w.add_argument("--checkpoint", default=None, help="checkpoint folder, char tokenizer (default: the course model)")
+    w.add_argument("--out", required=True, help="folder for playground.html and playground/")
+    w.add_argument("--force", action="store_true", help="replace a playground already in --out")
     return parser
 
 
@@ -158,16 +179,15 @@ def _model_card(args, result_line: dict) -> str:
     )
 
 
-def cmd_train(args) -> dict:
+def cmd_train(args) -> dict | None:
     if args.threads is not None and args.threads < 1:
         raise CLIError(f"--threads must be >= 1, got {args.threads}")
     text = _read_text(args.text)
-    out = _prepare_out(args)
+    out = _prepare_out(args) if _rank() == 0 else None  # under torchrun only process 0 writes
 
     import torch
 
     from llmlab import training
-    from llmlab.errors import NonFiniteLossError
     from llmlab.gpt import GPT, GPTConfig
     from llmlab.tokenizers import BPETokenizer, CharTokenizer
 
@@ -190,6 +210,46 @@ def cmd_train(args) -> dict:
         ))
     except ValueError as e:
         raise CLIError(str(e)) from None
+    dp = _join(config, args)
+    if dp is not None:  # this process's device (cuda:LOCAL_RANK on a GPU node)
+        config = dataclasses.replace(config, device=str(dp.device))
+    try:
+        return _run_train(args, config, model, tok, stream, out, dp)
+    except Exception as e:
+        from llmlab.distributed import describe_failure
+
+        message = describe_failure(dp, e) if dp is not None else None
+        if message is None:
+            raise
+        raise _Stopped(EXIT_PEER, message) from None
+    finally:
+        if dp is not None:
+            dp.close()
+
+
+def _rank() -> int:
+    """This process's rank under torchrun (0 without it)."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
+def _join(config, args):
+    """Under torchrun: join the other processes (a llmlab.distributed.DataParallel); None alone."""
+    from llmlab.distributed import DistributedError, init_from_env
+
+    try:
+        return init_from_env(config.device, args.dist_timeout, batch_size=config.batch_size)
+    except DistributedError as e:
+        raise _Stopped(EXIT_PEER, str(e)) from None
+
+
+def _run_train(args, config, model, tok, stream, out, dp) -> dict | None:
+    """Train and save (process 0 only saves and returns the result line; other processes None)."""
+    from llmlab import training
+    from llmlab.errors import NonFiniteLossError
+
     if out is not None:  # made before training starts, so a user sees where the checkpoint goes
         try:
             out.mkdir(exist_ok=True)
@@ -197,6 +257,8 @@ def cmd_train(args) -> dict:
             raise CLIError(f"--out: cannot make the folder {out}: {e.strerror or e}") from None
     params = sum(p.numel() for p in model.parameters())
     meta = {"text": Path(args.text).name, "train_config": config.to_dict()}
+    if dp is not None:
+        meta["data_parallel"] = {"processes": dp.world_size, "backend": dp.backend}
     progress = {"step": 0, "saved": None}  # steps done; step of the checkpoint on disk
 
     def count(step: int, loss: float) -> None:
@@ -210,7 +272,7 @@ def cmd_train(args) -> dict:
 
     try:
         result = training.train(model, stream, config, show_progress=not args.quiet, callback=count,
-                                on_evaluation=save)
+                                on_evaluation=save, distributed=dp)
     except KeyboardInterrupt:
         raise _Stopped(EXIT_INTERRUPTED, f"interrupted at step {progress['step']}; " + _where(out, progress)) from None
     except NonFiniteLossError as e:
@@ -225,6 +287,10 @@ def cmd_train(args) -> dict:
         "steps": len(result.steps),
         "vocab_size": tok.vocab_size,
     }
+    if dp is not None:
+        if not dp.is_main:
+            return None
+        line["processes"] = dp.world_size
     if out is not None:  # the final checkpoint again, now with the run's results and a card
         training.save_checkpoint(out, model, tok, {**meta, "result": result.summary()}, overwrite=True,
                                  files={"MODEL_CARD.md": _model_card(args, line)})
@@ -300,7 +366,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "train":
-            print(json.dumps(cmd_train(args), allow_nan=False), flush=True)
+            line = cmd_train(args)
+            if line is not None:  # None: a torchrun process other than 0
+                print(json.dumps(line, allow_nan=False), flush=True)
+        elif args.command == "export-web":
+            from llmlab.web_export import export_web
+
+            page = export_web(args.out, args.checkpoint, force=args.force)[0]
+            print(f"open {page.resolve().as_uri()}", flush=True)
         else:
             print(cmd_generate(args), flush=True)
     except CLIError as e:
