@@ -62,7 +62,7 @@ def _open(chrome, folder: Path, ready: str = "ready"):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.goto((folder / "playground.html").resolve().as_uri())
-    page.wait_for_selector(f"body[data-state={ready}]")
+    page.wait_for_selector(f"body[data-state={ready}]", timeout=15_000)
     return page, blocked, errors
 
 
@@ -157,6 +157,29 @@ def test_missing_or_damaged_weights_show_a_message(chrome, site, tmp_path, damag
     page, _, _ = _open(chrome, copy, ready="failed")
     status = page.inner_text("#load-status")
     assert "weights could not be" in status and "export-web" in status
+
+
+def test_a_learners_checkpoint_runs_in_its_own_playground(chrome, tmp_path):
+    """export-web with another shape, no biases and the exact GELU: the page still equals PyTorch."""
+    from llmlab.gpt import GPT, GPTConfig
+    from llmlab.tokenizers import CharTokenizer
+    from llmlab.web_export import export_web
+
+    tok = CharTokenizer.from_text("hello world, hello you.\n")
+    torch.manual_seed(1)
+    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=12, n_layer=3, n_head=2, n_embd=16,
+                          bias=False, gelu_approximate="none"))
+    training.save_checkpoint(tmp_path / "ck", model, tok)
+    export_web(tmp_path / "mine", tmp_path / "ck")
+    page, blocked, errors = _open(chrome, tmp_path / "mine")
+    prompt = "hello world, hello"  # 18 characters, context 12: the last 12 are read
+    _type(page, "#prompt", prompt)
+    state = page.evaluate("window.playgroundState")
+    with torch.no_grad():
+        logits = model.eval()(torch.tensor([tok.encode(prompt)[-12:]]))[0][0, -1]
+    assert (torch.tensor(state["logits"]) - logits).abs().max().item() < TOLERANCE
+    assert "your checkpoint (ck)" in page.inner_text("#load-status")
+    assert not blocked and not errors
 
 
 def test_site_links_to_the_playground(site):

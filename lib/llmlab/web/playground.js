@@ -364,6 +364,9 @@ const Playground = (() => {
       return;
     }
     state.model.index = new Map(state.model.chars.map((c, i) => [c, i]));
+    // another model's vocabulary may lack some of the default prompt's characters: keep the ones it knows
+    const known = Array.from($("prompt").value).filter((ch) => state.model.index.has(ch)).join("");
+    $("prompt").value = known.trim() ? known : state.model.chars[state.model.chars.length - 1];
     const c = state.model.config;
     $("layer").replaceChildren(...Array.from({ length: c.n_layer }, (_, i) => new Option(`${i}`, i)));
     $("head").replaceChildren(...Array.from({ length: c.n_head }, (_, i) => new Option(`${i}`, i)));
