@@ -57,6 +57,8 @@ EXAMPLES = {
          'python -m llmlab generate --checkpoint out/ --prompt "Once upon a time" --temperature 0.8 --top-k 40'),
     ],
     "export-web": [
+        ("the course model's playground, as on the course site",
+         "python -m llmlab export-web --out playground-site/"),
         ("your checkpoint in the browser playground: open my-playground/playground.html (no server needed)",
          "python -m llmlab export-web --checkpoint out/ --out my-playground/"),
     ],
