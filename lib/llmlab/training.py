@@ -332,6 +332,7 @@ def train(
     show_progress: bool = True,
     callback=None,
     on_evaluation=None,
+    distributed=None,
 ) -> TrainResult:
     """Train ``model`` on ``batches`` with ``config``; returns a :class:`TrainResult`.
 
@@ -349,6 +350,12 @@ def train(
     Reproducible: the batch sampler and dropout are seeded with ``config.seed``, so the
     same model initialisation and config give the same weights (same machine, same
     thread count).  The model's initialisation is the caller's: seed before building it.
+
+    ``distributed`` (a :class:`llmlab.distributed.DataParallel`, from
+    ``llmlab.distributed.init_from_env()`` under ``torchrun``) trains with data parallelism:
+    ``config.batch_size`` stays the global batch, each process computes the gradient of its
+    own equal share of it and DistributedDataParallel averages them; only the main process
+    evaluates, shows progress and calls ``on_evaluation``.
     """
     if maybe_config is not None:  # the train(model, train_ids, val_ids, config) form
         config, batches = maybe_config, TokenStream(batches, config, maybe_config.block_size)
@@ -374,9 +381,13 @@ def train(
     gen = torch.Generator().manual_seed(config.seed)  # batch positions
     optimizer = configure_optimizer(model, config)
     params = [p for p in model.parameters() if p.requires_grad]
+    step_model, step_batches, world, main = model, batches, 1, True
+    if distributed is not None:  # data parallel (llmlab.distributed): this process's share of each batch
+        step_model, step_batches = distributed.wrap(model), distributed.shard(batches, config.batch_size)
+        world, main = distributed.world_size, distributed.is_main
 
     result = TrainResult(config=config.to_dict())
-    plot = LiveLossPlot() if live_plot else None
+    plot = LiveLossPlot() if live_plot and main else None
     if plot is not None:  # fix the order (and so the colours) of the curves
         for name in ("train (one batch)", "train (evaluated)", "validation (held out)"):
             plot.series.setdefault(name, ([], []))
@@ -401,10 +412,10 @@ def train(
     cpu0, wall0 = time.process_time(), time.perf_counter()
     eval_s = 0.0
     # A bar updated by hand: iterating over it would close it before the final evaluation.
-    bar = progress_bar(total=config.max_iters, desc="training", disable=not show_progress)
+    bar = progress_bar(total=config.max_iters, desc="training", disable=not (show_progress and main))
     try:
         for step in range(config.max_iters):
-            if step % config.eval_interval == 0:
+            if main and step % config.eval_interval == 0:
                 t = time.perf_counter()
                 record = evaluate(step)
                 eval_s += time.perf_counter() - t
@@ -413,10 +424,10 @@ def train(
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = batches.sample("train", config.batch_size, gen)  # (B, T), (B, T)
+            x, y = step_batches.sample("train", config.batch_size, gen)  # (B, T), (B, T); B / world in parallel
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            _, loss = model(x, y)
-            loss_value = loss.item()
+            _, loss = step_model(x, y)
+            loss_value = loss.item() if distributed is None else distributed.mean(loss)  # whole batch's loss
             if not math.isfinite(loss_value):  # before backward: the weights stay those of the last good step
                 _stop_non_finite(step, f"the loss is {loss_value}", config, result)
             optimizer.zero_grad(set_to_none=True)
@@ -428,7 +439,7 @@ def train(
             result.steps.append(step)
             result.train_losses.append(loss_value)
             result.lrs.append(lr)
-            result.tokens_seen += x.numel()
+            result.tokens_seen += x.numel() * world
             if plot is not None:
                 plot.add("train (one batch)", step, loss_value)
                 plot.refresh()
@@ -436,10 +447,11 @@ def train(
             if callback is not None:
                 callback(step, loss_value)
 
-        t = time.perf_counter()
-        record = evaluate(config.max_iters)
-        eval_s += time.perf_counter() - t
-        bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=True)
+        if main:
+            t = time.perf_counter()
+            record = evaluate(config.max_iters)
+            eval_s += time.perf_counter() - t
+            bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=True)
     finally:  # also on a NaN stop or Ctrl-C: close the bar and keep the curve drawn so far
         bar.close()
         if plot is not None:
