@@ -234,7 +234,13 @@ const Playground = (() => {
     const out = forward(model, enc.ids);
     const modelProbs = samplingProbs(out.logits, 1, null, null);
     const probs = samplingProbs(out.logits, settings.temperature, settings.topK, settings.topP);
-    state.result = { logits: Array.from(out.logits), modelProbs, probs, attn: out.attn };
+    const afterK = samplingProbs(out.logits, settings.temperature, settings.topK, null);
+    const count = (ps) => ps.filter((v) => v > 0).length;  // kept tokens: a prefix of the bars' order
+    const cuts = settings.temperature === 0 ? [] : [
+      settings.topK !== null && count(afterK) < afterK.length ? [count(afterK), `top-k cut (k = ${settings.topK})`, "#6a51a3"] : null,
+      settings.topP !== null && settings.topP < 1 ? [count(probs), `top-p cut (p = ${settings.topP})`, CHOSEN] : null,
+    ].filter(Boolean);
+    state.result = { logits: Array.from(out.logits), modelProbs, probs, attn: out.attn, cuts };
     window.playgroundState = { ids: enc.ids.slice(), logits: state.result.logits, probs, settings };
     if (state.query === null || state.query >= enc.ids.length) state.query = enc.ids.length - 1;
     $("sample").disabled = false;
@@ -313,7 +319,7 @@ const Playground = (() => {
   }
 
   function drawBars() {
-    const { modelProbs, probs } = state.result, chars = state.model.chars;
+    const { modelProbs, probs, cuts } = state.result, chars = state.model.chars;
     const top = modelProbs.map((_, i) => i).sort((a, b) => modelProbs[b] - modelProbs[a]).slice(0, 20);
     const max = Math.max(...top.map((i) => Math.max(modelProbs[i], probs[i])));
     const box = $("bars");
@@ -326,6 +332,13 @@ const Playground = (() => {
       const p = document.createElement("span"); p.className = "pg-p"; p.textContent = probs[i].toFixed(3);
       p.title = `model ${modelProbs[i].toFixed(4)}, sampled from ${probs[i].toFixed(4)}`;
       box.append(c, bar, p);
+      for (const [kept, text, color] of cuts) {  // the sampler's cut-offs, drawn as in the notebook's explorer
+        if (kept === box.querySelectorAll(".pg-p").length) {
+          const line = document.createElement("span");
+          line.className = "pg-cut"; line.textContent = text; line.style.color = color; line.style.borderColor = color;
+          box.append(line);
+        }
+      }
     }
   }
 
