@@ -101,6 +101,8 @@ def test_sampling_appends_one_character_and_attention_is_drawn(chrome, site, cou
     page, blocked, errors = _open(chrome, site)
     _type(page, "#prompt", "Once upon a time")
     page.fill("#top-k", "5")
+    assert page.inner_text("#bars .pg-cut") == "top-k cut (k = 5)"  # drawn right after the fifth bar:
+    assert page.locator("#bars .pg-cut").evaluate("e => [...e.parentNode.children].indexOf(e)") == 5 * 3  # 3 cells a bar
     before = page.input_value("#prompt")
     page.click("#sample")
     after = page.input_value("#prompt")
