@@ -167,8 +167,8 @@ def _figure_html(figure: dict, div_id: str) -> str:
     return f'<div class="site-figure">{html}</div>'
 
 
-def page_outputs(outputs: list, states: dict, prefix: str) -> list:
-    """The outputs a page shows for a cell's saved ``outputs``."""
+def page_outputs(outputs: list, states: dict, prefix: str, playground: str = "") -> list:
+    """The outputs a page shows for a cell's saved ``outputs`` (``playground``: said beside each widget's note)."""
     shown = []
     for j, out in enumerate(outputs):
         data = out.get("data", {})
@@ -179,7 +179,9 @@ def page_outputs(outputs: list, states: dict, prefix: str) -> list:
         elif WIDGET in data:
             inner = widget_outputs(states, data[WIDGET]["model_id"])
             what = "Below: what it showed when the notebook was executed." if inner else ""
-            shown.append(_html_output(NOTE.format(what=what)))
+            if playground:
+                what += ' Without a kernel, <a href="playground.html">the playground</a> runs the model in this page.'
+            shown.append(_html_output(NOTE.format(what=what.strip())))
             shown += page_outputs(inner, states, f"{prefix}-{j}")
         else:
             shown.append(out)
@@ -198,14 +200,14 @@ def page_markdown(source: str) -> str:
     return NOTEBOOK_LINK.sub(r"](\1.html\2)", source)
 
 
-def prepare(nb) -> None:
-    """Rewrite ``nb`` in place into what its page shows."""
+def prepare(nb, playground: str = "") -> None:
+    """Rewrite ``nb`` in place into what its page shows (``playground``: its widgets' notes point there)."""
     states = widget_states(nb)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             cell.source = page_markdown(cell.source)
         elif cell.cell_type == "code":
-            cell.outputs = page_outputs(cell.get("outputs", []), states, f"figure-{i}")
+            cell.outputs = page_outputs(cell.get("outputs", []), states, f"figure-{i}", playground)
     nb.metadata.pop("widgets", None)
 
 
@@ -273,7 +275,7 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
         exporter = HTMLExporter(template_name="course", extra_template_basedirs=[str(SITE_SRC / "templates")])
         for k, (path, page) in enumerate(zip(paths, pages, strict=True)):
             nb = notebooks[path]
-            prepare(nb)
+            prepare(nb, PLAYGROUND.get(page.stem, ""))
             site = {
                 "name": NAME,
                 "static": STATIC,
