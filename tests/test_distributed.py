@@ -225,3 +225,9 @@ def test_devices_that_cannot_do_data_parallel_are_refused(torchrun_env):
 def test_one_process_needs_no_group(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     assert distributed.init_from_env("cpu") is None
+
+
+def test_zero_memory_matches_the_papers_figure_1():
+    """ZeRO (arXiv:1910.02054) Figure 1: 7.5B parameters, 64 devices: 120, 31.4, 16.6 and 1.9 GB per device."""
+    got = [b / 1e9 for b in distributed.zero_memory_per_device(7_500_000_000, 64).values()]
+    assert got == pytest.approx([120, 31.4, 16.6, 1.88], abs=0.05)

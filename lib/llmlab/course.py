@@ -45,6 +45,7 @@ LESSONS: list[Lesson] = [
     Lesson("05_fine_tuning", "Fine-tuning: instructions, full vs LoRA", "beyond: adapting", "Instruction tuning, full fine-tuning vs LoRA, and the memory each costs."),
     Lesson("06_model_families", "Model families and the LLM landscape", "beyond: families", "BERT, T5 and GPT objectives side by side; a sourced map of well-known models."),
     Lesson("07_local_llm", "Running an LLM on your own machine", "beyond: running locally", "From GPT-2 to LLaMA; quantization, GGUF and llama.cpp; what fits on a laptop."),
+    Lesson("08_scaling_out", "Scaling out: data-parallel training", "beyond: several processes", "DDP under torchrun on 2 CPU processes, equal to one process with the double batch; ZeRO and FSDP memory."),
 ]
 
 

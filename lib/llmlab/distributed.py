@@ -39,7 +39,8 @@ from torch import nn
 
 from llmlab.errors import UsageError
 
-__all__ = ["DataParallel", "DistributedError", "ShardedBatches", "describe_failure", "init_from_env"]
+__all__ = ["DataParallel", "DistributedError", "ShardedBatches", "describe_failure", "init_from_env", "launch_local",
+           "zero_memory_per_device"]
 
 #: Seconds a process waits for the others (to join, or in a collective) before it gives up.
 #: Long enough for the main process's evaluation, during which the others wait.
@@ -211,3 +212,70 @@ def describe_failure(dp: DataParallel, error: BaseException) -> str | None:
         return None
     return (f"process {dp.rank} of {dp.world_size} stopped: another process of this run failed or stopped "
             f"answering ({_first_line(error)}); its own message says why.")
+
+
+# ---------------------------------------------------------------------------
+# When a full copy per process no longer fits: ZeRO's memory arithmetic
+# ---------------------------------------------------------------------------
+
+#: Bytes per parameter of mixed-precision Adam (ZeRO, Rajbhandari et al. 2020, arXiv:1910.02054,
+#: section 3.1): fp16 weights (2) and gradients (2), K = 12 of optimizer states (fp32 master, m, v).
+ZERO_BYTES = (2, 2, 12)
+
+
+def zero_memory_per_device(n_params: int, n_devices: int) -> dict[str, float]:
+    """Model-state bytes on each device, by what is sharded over ``n_devices`` (ZeRO, section 5, Figure 1).
+
+    * "DDP (every process a full copy)": (2 + 2 + K) Psi;
+    * "ZeRO-1 (optimizer states sharded)": 2 Psi + 2 Psi + K Psi / N;
+    * "ZeRO-2 (+ gradients)": 2 Psi + (2 + K) Psi / N;
+    * "ZeRO-3 / FSDP (+ weights)": (2 + 2 + K) Psi / N (PyTorch FSDP's full sharding, Zhao et al. 2023).
+
+    Activations and temporary buffers come on top.
+    """
+    w, g, k = ZERO_BYTES
+    n, psi = n_devices, n_params
+    return {
+        "DDP (every process a full copy)": (w + g + k) * psi,
+        "ZeRO-1 (optimizer states sharded)": (w + g) * psi + k * psi / n,
+        "ZeRO-2 (+ gradients sharded)": w * psi + (g + k) * psi / n,
+        "ZeRO-3 / FSDP (+ weights sharded)": (w + g + k) * psi / n,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Starting processes as torchrun does, on this machine
+# ---------------------------------------------------------------------------
+
+
+def launch_local(args: list[str], nproc: int = 2, timeout_s: float = 600, cwd=None) -> list[tuple[int, str, str]]:
+    """Run ``python <args>`` in ``nproc`` processes with torchrun's variables, on 127.0.0.1 and a free port.
+
+    What ``torchrun --standalone --nproc_per_node=nproc <args>`` does, minus torchrun's own
+    process (its restarts and health checks), so a lesson stays within its memory budget.
+    Returns ``(exit code, stdout, stderr)`` of each process, rank 0 first.
+    """
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = []
+    for rank in range(nproc):
+        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
+               "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        procs.append(subprocess.Popen([sys.executable, *args], env=env, cwd=cwd, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    results = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=timeout_s)
+            results.append((p.returncode, out, err))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return results
