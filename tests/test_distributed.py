@@ -231,3 +231,19 @@ def test_zero_memory_matches_the_papers_figure_1():
     """ZeRO (arXiv:1910.02054) Figure 1: 7.5B parameters, 64 devices: 120, 31.4, 16.6 and 1.9 GB per device."""
     got = [b / 1e9 for b in distributed.zero_memory_per_device(7_500_000_000, 64).values()]
     assert got == pytest.approx([120, 31.4, 16.6, 1.88], abs=0.05)
+
+
+def test_launch_local_sets_torchruns_variables(monkeypatch):
+    monkeypatch.delenv("RANK", raising=False)
+    seen = {}
+
+    def here():
+        seen.update({k: os.environ[k] for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR")})
+        return 0
+
+    script = ["-c", "import os; print(os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'])"]
+    assert [(c, o.split()) for c, o, _ in distributed.launch_local(script, nproc=2)] == [
+        (0, ["0", "0", "2"]), (0, ["1", "1", "2"])]
+    results = distributed.launch_local(script, nproc=3, rank0=here)
+    assert seen == {"RANK": "0", "WORLD_SIZE": "3", "MASTER_ADDR": "127.0.0.1"} and "RANK" not in os.environ
+    assert [o.split() for _, o, _ in results] == [[], ["1", "1", "3"], ["2", "2", "3"]]

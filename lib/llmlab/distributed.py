@@ -248,12 +248,16 @@ def zero_memory_per_device(n_params: int, n_devices: int) -> dict[str, float]:
 # ---------------------------------------------------------------------------
 
 
-def launch_local(args: list[str], nproc: int = 2, timeout_s: float = 600, cwd=None) -> list[tuple[int, str, str]]:
+def launch_local(args: list[str], nproc: int = 2, timeout_s: float = 600, cwd=None,
+                 rank0=None) -> list[tuple[int, str, str]]:
     """Run ``python <args>`` in ``nproc`` processes with torchrun's variables, on 127.0.0.1 and a free port.
 
     What ``torchrun --standalone --nproc_per_node=nproc <args>`` does, minus torchrun's own
-    process (its restarts and health checks), so a lesson stays within its memory budget.
-    Returns ``(exit code, stdout, stderr)`` of each process, rank 0 first.
+    process (its restarts and health checks).  ``rank0`` (optional, a function of no arguments
+    returning an exit code) is process 0, run in *this* process with the variables set, e.g.
+    ``lambda: llmlab.__main__.main([...])``: a notebook then needs one Python process fewer.
+    Returns ``(exit code, stdout, stderr)`` of each process, rank 0 first (its output is this
+    process's own when ``rank0`` is given: "" here).
     """
     import socket
     import subprocess
@@ -262,20 +266,34 @@ def launch_local(args: list[str], nproc: int = 2, timeout_s: float = 600, cwd=No
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    procs = []
-    for rank in range(nproc):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
-               "LOCAL_WORLD_SIZE": str(nproc), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
-               "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        procs.append(subprocess.Popen([sys.executable, *args], env=env, cwd=cwd, text=True,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+
+    def variables(rank: int) -> dict[str, str]:
+        return {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc),
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+
+    procs = {}
+    for rank in range(0 if rank0 is None else 1, nproc):
+        env = {**os.environ, **variables(rank), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+        procs[rank] = subprocess.Popen([sys.executable, *args], env=env, cwd=cwd, text=True,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     results = []
     try:
-        for p in procs:
+        if rank0 is not None:
+            saved = {k: os.environ.get(k) for k in variables(0)}
+            os.environ.update(variables(0))
+            try:
+                results.append((rank0(), "", ""))
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+        for p in procs.values():
             out, err = p.communicate(timeout=timeout_s)
             results.append((p.returncode, out, err))
     finally:
-        for p in procs:
+        for p in procs.values():
             if p.poll() is None:
                 p.kill()
     return results
