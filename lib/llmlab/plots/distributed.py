@@ -57,7 +57,8 @@ def zero_bars(memory: dict[str, float], title: str, device_gb: float = 80.0):
     for bar, value in zip(bars, gb[::-1], strict=True):
         ax.text(value * 1.08, bar.get_y() + bar.get_height() / 2, f"{value:,.1f} GB", va="center", fontsize=9)
     ax.axvline(device_gb, color="black", linestyle="--", linewidth=1)
-    ax.text(device_gb * 1.05, len(labels) - 0.45, f"{device_gb:g} GB GPU", fontsize=9)
+    ax.text(device_gb * 0.95, -0.75, f"one {device_gb:g} GB GPU", fontsize=9, ha="right")
+    ax.set_ylim(-0.95, len(labels) - 0.5)
     ax.set_xscale("log")
     ax.set_xlim(min(gb) / 2, max(gb) * 4)
     ax.set(xlabel="model-state memory per device (GB, log scale; activations not counted)", title=title)
