@@ -7,9 +7,13 @@ failure, except for the optional runtimes listed in :data:`OPTIONAL_IN_CI`.
 """
 
 import os
+import sys
+from pathlib import Path
 
 import pytest
 import torch
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
 
 #: Modules CI does not install on purpose: llama-cpp-python builds from source (`make llama-cpp`).
 OPTIONAL_IN_CI = {"llama_cpp"}
@@ -31,3 +35,19 @@ def pytest_runtest_makereport(item, call):
     if message.startswith("could not import") and not any(f"'{m}'" in message for m in OPTIONAL_IN_CI):
         report.outcome = "failed"
         report.longrepr = f"reference missing in CI: {message}"
+
+
+@pytest.fixture(scope="module")
+def chrome():
+    """Headless system Chromium (tools/browser.py): skipped where it is missing, a failure in CI."""
+    sys.path.insert(0, str(TOOLS))
+    import browser
+
+    try:
+        browser.find_chromium()
+        with browser.chromium() as b:
+            yield b
+    except browser.BrowserMissing as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"the browser checks must run in CI: {exc}")
+        pytest.skip(str(exc))

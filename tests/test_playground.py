@@ -10,7 +10,6 @@ Chromium the test is skipped on a developer's machine and fails in CI (``CI`` se
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -27,18 +26,6 @@ import build_site  # noqa: E402  (tools/build_site.py)
 
 TIMEOUT_MS = 60_000
 TOLERANCE = 1e-4
-
-
-@pytest.fixture(scope="module")
-def chrome():
-    try:
-        browser.find_chromium()
-        with browser.chromium() as b:
-            yield b
-    except browser.BrowserMissing as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the playground's browser check must run in CI: {exc}")
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ tests are skipped on a developer's machine and fail in CI (``CI`` set), where
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -127,18 +126,6 @@ def test_a_folder_it_did_not_build_is_never_replaced(tmp_path):
 
 
 # ------------------------------------------------------------------ every page in Chromium, offline
-
-
-@pytest.fixture(scope="module")
-def chrome():
-    try:
-        browser.find_chromium()
-        with browser.chromium() as b:
-            yield b
-    except browser.BrowserMissing as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"the site's browser check must run in CI: {exc}")
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
