@@ -31,9 +31,9 @@ lab: $(STAMP)
 # fixes that without changing any result.
 export OMP_WAIT_POLICY := PASSIVE
 
-## test: unit tests and every notebook (nbval), in parallel
-test: $(STAMP)
-	PYTHONHASHSEED=0 $(BIN)/python -m pytest -n $(JOBS) --dist loadscope \
+## test: the linters, then the unit tests and every notebook (nbval), in parallel
+test: lint
+	PYTHONHASHSEED=0 $(BIN)/python -m pytest -n $(JOBS) --dist loadscope -rs \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=900 \
 		tests notebooks
 
@@ -64,8 +64,10 @@ benchmark: $(STAMP)
 llama-cpp: $(STAMP)
 	$(BIN)/python -m pip install llama-cpp-python
 
+## lint: ruff's checks over the code and the notebooks, and its formatting over the code
 lint: $(STAMP)
-	$(BIN)/ruff check lib tests tools scripts benchmarks
+	$(BIN)/ruff check lib tests tools scripts benchmarks notebooks
+	$(BIN)/ruff format --check lib tests tools scripts benchmarks
 
 clean:
 	rm -rf build dist .pytest_cache

@@ -50,17 +50,34 @@ def course_model() -> tuple[str, GPT]:
         return "course-model shape (random)", GPT(GPTConfig(vocab_size=93, **COURSE_GPT)).eval()
 
 
-def measure(label: str, model: GPT, new_tokens: list[int], prompt_len: int, repeats: int) -> list[dict]:
-    prompt = torch.randint(0, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(0))
+def measure(
+    label: str, model: GPT, new_tokens: list[int], prompt_len: int, repeats: int
+) -> list[dict]:
+    prompt = torch.randint(
+        0, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(0)
+    )
     one = forward_seconds(model, 1, repeats=3)
     full = forward_seconds(model, 128, repeats=3)
     rows = []
     for n in new_tokens:
         r = kv_cache_speedup(model, prompt, n, repeats=repeats)
-        rows.append(dict(label=label, params=count_parameters(model)["total"], prompt=prompt_len, new=n,
-                         context=model.config.block_size, fwd1_ms=one * 1e3, fwd128_ms=full * 1e3, **r))
-        print(f"{label}: {n} new tokens, {r['tokens_per_s_without_cache']:.1f} -> "
-              f"{r['tokens_per_s_with_cache']:.1f} tokens/s ({r['speedup']:.1f}x), same: {r['same_output']}", flush=True)
+        rows.append(
+            dict(
+                label=label,
+                params=count_parameters(model)["total"],
+                prompt=prompt_len,
+                new=n,
+                context=model.config.block_size,
+                fwd1_ms=one * 1e3,
+                fwd128_ms=full * 1e3,
+                **r,
+            )
+        )
+        print(
+            f"{label}: {n} new tokens, {r['tokens_per_s_without_cache']:.1f} -> "
+            f"{r['tokens_per_s_with_cache']:.1f} tokens/s ({r['speedup']:.1f}x), same: {r['same_output']}",
+            flush=True,
+        )
     return rows
 
 
@@ -72,8 +89,12 @@ def section(rows: list[dict], meta: dict) -> str:
         f"Written by `python benchmarks/bench_generation.py {meta['argv']}` on {meta['date']}.",
         f"Machine: {meta['cpu']}, {meta['cores']} cores, torch {meta['torch']}, **{meta['threads']} torch thread(s)**; "
         f"load average {meta['load']:.1f} at the start, {meta['load_end']:.1f} at the end"
-        + (" (shared with other jobs: wall times are inflated, and the ratios are uncertain too, since the load"
-           " changed between the timed runs)." if max(meta["load"], meta["load_end"]) > 1.5 else "."),
+        + (
+            " (shared with other jobs: wall times are inflated, and the ratios are uncertain too, since the load"
+            " changed between the timed runs)."
+            if max(meta["load"], meta["load_end"]) > 1.5
+            else "."
+        ),
         "",
         "Greedy decoding from an 8-token random prompt, batch 1, float32; each generation time is the best of "
         f"{meta['repeats']} run(s) (3 for the course model). `forward 1` / `forward 128`: one forward pass over "
@@ -90,7 +111,10 @@ def section(rows: list[dict], meta: dict) -> str:
             f"{r['same_output']} | {r['fwd1_ms']:.1f} ms | {r['fwd128_ms']:.1f} ms |"
         )
     per_model = {r["label"]: r for r in rows}
-    share = {label: (r["fwd128_ms"] - r["fwd1_ms"]) / 127 / r["fwd1_ms"] for label, r in per_model.items()}
+    share = {
+        label: (r["fwd128_ms"] - r["fwd1_ms"]) / 127 / r["fwd1_ms"]
+        for label, r in per_model.items()
+    }
     growth = "; ".join(f"{label}: {share[label]:.1%}" for label in per_model)
     lines += [
         "",
@@ -116,25 +140,40 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs per case (best kept)")
     parser.add_argument("--new-tokens", type=int, default=256)
-    parser.add_argument("--skip-large", action="store_true", help="skip the GPT-2-small-shaped model")
-    parser.add_argument("--out", default=str(HERE / "RESULTS.md"), help="Markdown file to update ('' = print only)")
+    parser.add_argument(
+        "--skip-large", action="store_true", help="skip the GPT-2-small-shaped model"
+    )
+    parser.add_argument(
+        "--out", default=str(HERE / "RESULTS.md"), help="Markdown file to update ('' = print only)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     meta = dict(
-        argv=" ".join(f"--{k.replace('_', '-')} {v}" for k, v in (("threads", args.threads), ("repeats", args.repeats))),
+        argv=" ".join(
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in (("threads", args.threads), ("repeats", args.repeats))
+        ),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        cpu=cpu_name(), cores=os.cpu_count(), torch=torch.__version__, threads=args.threads,
-        load=os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0, repeats=args.repeats,
+        cpu=cpu_name(),
+        cores=os.cpu_count(),
+        torch=torch.__version__,
+        threads=args.threads,
+        load=os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0,
+        repeats=args.repeats,
         python=platform.python_version(),
     )
     rows = []
     if not args.skip_large:
         torch.manual_seed(0)
         big = GPT(gpt2_config("gpt2")).eval()
-        rows += measure("GPT-2 small shape (random weights)", big, [args.new_tokens], 8, args.repeats)
+        rows += measure(
+            "GPT-2 small shape (random weights)", big, [args.new_tokens], 8, args.repeats
+        )
         del big
     name, small = course_model()
-    rows += measure(name, small, [args.new_tokens, small.config.block_size - 8], 8, max(args.repeats, 3))
+    rows += measure(
+        name, small, [args.new_tokens, small.config.block_size - 8], 8, max(args.repeats, 3)
+    )
     meta["load_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     text = section(rows, meta)
     print(text)

@@ -44,7 +44,9 @@ from llmlab.gpt import GPT, GPTConfig
 HERE = Path(__file__).resolve().parent
 NANOGPT_RECIPE = training.TrainConfig()  # the defaults are nanoGPT's CPU recipe
 # nanoGPT's MLP uses the exact GELU (nn.GELU()); gelu_approximate="none" makes llmlab's GPT the same model.
-NANOGPT_SHAPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, bias=True, gelu_approximate="none")
+NANOGPT_SHAPE = dict(
+    n_layer=4, n_head=4, n_embd=128, block_size=64, dropout=0.0, bias=True, gelu_approximate="none"
+)
 
 
 # --- nanoGPT's model, for a same-machine reference ---------------------------
@@ -101,7 +103,9 @@ class NanoGPT(nn.Module):
         for block in self.h:
             x = block(x)
         logits = self.lm_head(self.ln_f(x))
-        loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1)
+        loss = F.cross_entropy(
+            logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-1
+        )
         return logits, loss
 
 
@@ -133,8 +137,10 @@ def nanogpt_optimizer(model: nn.Module, config: training.TrainConfig) -> torch.o
     """AdamW as nanoGPT's ``configure_optimizers`` builds it: the same two weight-decay groups,
     ``fused=True`` only when training on CUDA, so on a CPU torch's default kernel."""
     params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
     extra = {"fused": True} if params[0].device.type == "cuda" else {}
     return torch.optim.AdamW(groups, lr=config.lr, betas=(config.beta1, config.beta2), **extra)
 
@@ -166,8 +172,11 @@ def optimizer_step_ms(model: nn.Module, repeats: int = 50) -> dict:
     for p in model.parameters():
         p.grad = torch.randn_like(p) * 1e-3
     out = {}
-    for label, kernel in [("for-loop (torch's CPU default)", {"foreach": False}), ("foreach", {"foreach": True}),
-                          ("fused", {"fused": True})]:
+    for label, kernel in [
+        ("for-loop (torch's CPU default)", {"foreach": False}),
+        ("foreach", {"foreach": True}),
+        ("fused", {"fused": True}),
+    ]:
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, **kernel)
         for _ in range(5):
             opt.step()
@@ -193,7 +202,10 @@ def compare_with_nanogpt(stream, vocab_size, rounds: int, steps: int) -> dict:
         "llmlab": (GPT(cfg), LLMLAB_STEP),
         "nanoGPT": (NanoGPT(cfg), NANOGPT_STEP),
         "llmlab's model, nanoGPT's optimizer and clipping": (GPT(cfg), NANOGPT_STEP),
-        "llmlab, GPT-2's tanh GELU": (GPT(dataclasses.replace(cfg, gelu_approximate="tanh")), LLMLAB_STEP),
+        "llmlab, GPT-2's tanh GELU": (
+            GPT(dataclasses.replace(cfg, gelu_approximate="tanh")),
+            LLMLAB_STEP,
+        ),
     }
     opts = {k: make_opt(m, NANOGPT_RECIPE) for k, (m, (make_opt, _)) in arms.items()}
     rates: dict = {k: {"wall": [], "cpu": []} for k in arms}
@@ -209,7 +221,10 @@ def compare_with_nanogpt(stream, vocab_size, rounds: int, steps: int) -> dict:
         "flops_per_token": flops_per_token(arms["llmlab"][0], cfg),
         "optimizer_step_ms": optimizer_step_ms(GPT(cfg)),
         "models": {
-            k: {"tokens_per_s": statistics.median(v["wall"]), "tokens_per_cpu_s": statistics.median(v["cpu"])}
+            k: {
+                "tokens_per_s": statistics.median(v["wall"]),
+                "tokens_per_cpu_s": statistics.median(v["cpu"]),
+            }
             for k, v in rates.items()
         },
     }
@@ -233,7 +248,9 @@ def run_recipe(name, shape, config, stream, vocab_size, final_eval_iters, extra_
         "flops_per_token": flops_per_token(model, cfg),
     }
     for label, other in extra_streams:  # the same model judged on shorter windows
-        out[f"val_loss_{label}"] = training.estimate_loss(model, other, 16, final_eval_iters, seed=1234, splits=("val",))["val"]
+        out[f"val_loss_{label}"] = training.estimate_loss(
+            model, other, 16, final_eval_iters, seed=1234, splits=("val",)
+        )["val"]
     return out, model
 
 
@@ -310,24 +327,39 @@ def write_results(r: dict, path: Path) -> None:
         m = cmp_["models"]
         ratio = m["llmlab"]["tokens_per_cpu_s"] / m["nanoGPT"]["tokens_per_cpu_s"]
         ratio_wall = m["llmlab"]["tokens_per_s"] / m["nanoGPT"]["tokens_per_s"]
-        lines += ["", f"llmlab / nanoGPT, the same model (exact GELU), each with its own training step: "
-                  f"**{ratio_wall:.2f}x** by wall clock, **{ratio:.2f}x** per CPU-second."]
+        lines += [
+            "",
+            f"llmlab / nanoGPT, the same model (exact GELU), each with its own training step: "
+            f"**{ratio_wall:.2f}x** by wall clock, **{ratio:.2f}x** per CPU-second.",
+        ]
         same_opt = m.get("llmlab's model, nanoGPT's optimizer and clipping")
         if same_opt:
             model_wall = same_opt["tokens_per_s"] / m["nanoGPT"]["tokens_per_s"]
-            verdict = (" (within 3%: the two models cost about the same, and what separates the two training steps is "
-                       "the optimizer kernel)" if abs(model_wall - 1) <= 0.03 else "")
-            lines += [f"The model alone (llmlab's model with nanoGPT's optimizer and clipping, against nanoGPT): "
-                      f"{model_wall:.2f}x by wall clock, "
-                      f"{same_opt['tokens_per_cpu_s'] / m['nanoGPT']['tokens_per_cpu_s']:.2f}x per CPU-second{verdict}."]
+            verdict = (
+                " (within 3%: the two models cost about the same, and what separates the two training steps is "
+                "the optimizer kernel)"
+                if abs(model_wall - 1) <= 0.03
+                else ""
+            )
+            lines += [
+                f"The model alone (llmlab's model with nanoGPT's optimizer and clipping, against nanoGPT): "
+                f"{model_wall:.2f}x by wall clock, "
+                f"{same_opt['tokens_per_cpu_s'] / m['nanoGPT']['tokens_per_cpu_s']:.2f}x per CPU-second{verdict}."
+            ]
         opt_ms = cmp_.get("optimizer_step_ms")
         if opt_ms:
-            lines += ["", "One AdamW step on this model's parameters (median of 50): "
-                      + "; ".join(f"{k} {v:.1f} ms" for k, v in opt_ms.items()) + "."]
+            lines += [
+                "",
+                "One AdamW step on this model's parameters (median of 50): "
+                + "; ".join(f"{k} {v:.1f} ms" for k, v in opt_ms.items())
+                + ".",
+            ]
         tanh = m.get("llmlab, GPT-2's tanh GELU")
         if tanh:
-            lines += [f"With GPT-2's tanh GELU (the course model's and Hugging Face GPT-2's), llmlab runs at "
-                      f"{tanh['tokens_per_s'] / m['nanoGPT']['tokens_per_s']:.2f}x nanoGPT's wall-clock rate."]
+            lines += [
+                f"With GPT-2's tanh GELU (the course model's and Hugging Face GPT-2's), llmlab runs at "
+                f"{tanh['tokens_per_s'] / m['nanoGPT']['tokens_per_s']:.2f}x nanoGPT's wall-clock rate."
+            ]
     nano = r.get("nanogpt_recipe")
     if nano:
         ns = nano["summary"]
@@ -374,8 +406,7 @@ def write_results(r: dict, path: Path) -> None:
         ]
         if quick["shape"]["block_size"] != 64:
             lines += [f"| validation loss, 64-character windows | {quick['val_loss_T64']:.4f} |"]
-        lines += [
-        ]
+        lines += []
         if nano:
             lower = quick["val_loss_T64"] < nano["final_val_loss"]
             faster = qs["wall_s"] < nano["summary"]["wall_s"]
@@ -402,7 +433,9 @@ def write_results(r: dict, path: Path) -> None:
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--max-iters", type=int, default=NANOGPT_RECIPE.max_iters, help="nanoGPT recipe iterations")
+    p.add_argument(
+        "--max-iters", type=int, default=NANOGPT_RECIPE.max_iters, help="nanoGPT recipe iterations"
+    )
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--final-eval-iters", type=int, default=100)
@@ -418,24 +451,37 @@ def main(argv=None) -> None:
     s64 = training.TokenStream(train_ids, val_ids, 64)
 
     r = {
-        "argv": " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "merge")),
+        "argv": " ".join(
+            f"--{k.replace('_', '-')} {v}"
+            for k, v in vars(args).items()
+            if k not in ("out", "merge")
+        ),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
-        "threads": args.threads, "rounds": args.rounds, "steps": args.steps,
-        "final_eval_iters": args.final_eval_iters, "load": os.getloadavg()[0],
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "steps": args.steps,
+        "final_eval_iters": args.final_eval_iters,
+        "load": os.getloadavg()[0],
     }
     out = Path(args.out)
     if args.merge:  # render the stages of several runs (e.g. run in parallel) into one file
         for part in args.merge:
             r.update({k: v for k, v in json.loads(Path(part).read_text()).items() if v is not None})
-        out.with_suffix(".json").write_text(json.dumps(r, indent=2, default=float), encoding="utf-8")
+        out.with_suffix(".json").write_text(
+            json.dumps(r, indent=2, default=float), encoding="utf-8"
+        )
         write_results(r, out)
         print(out.read_text())
         return
 
     def save() -> None:
         r["load_now"] = os.getloadavg()[0]
-        out.with_suffix(".json").write_text(json.dumps(r, indent=2, default=float), encoding="utf-8")
+        out.with_suffix(".json").write_text(
+            json.dumps(r, indent=2, default=float), encoding="utf-8"
+        )
         write_results(r, out)
 
     r["peak"] = matmul_peak()
@@ -447,12 +493,19 @@ def main(argv=None) -> None:
         q = training.QUICK_TRAIN
         shape = {**training.COURSE_GPT, "block_size": q.block_size}
         sq = training.TokenStream(train_ids, val_ids, q.block_size)
-        r["quick_recipe"], _ = run_recipe("quick", shape, q, sq, tok.vocab_size, args.final_eval_iters, [("T64", s64)])
+        r["quick_recipe"], _ = run_recipe(
+            "quick", shape, q, sq, tok.vocab_size, args.final_eval_iters, [("T64", s64)]
+        )
         save()
     if "nanogpt" in args.stages:
         nano_cfg = dataclasses.replace(NANOGPT_RECIPE, max_iters=args.max_iters)
         r["nanogpt_recipe"], nano_model = run_recipe(
-            "nanoGPT CPU recipe", NANOGPT_SHAPE, nano_cfg, s64, tok.vocab_size, args.final_eval_iters
+            "nanoGPT CPU recipe",
+            NANOGPT_SHAPE,
+            nano_cfg,
+            s64,
+            tok.vocab_size,
+            args.final_eval_iters,
         )
         r["generation"] = generation_speed(nano_model, tok)
         save()

@@ -47,7 +47,9 @@ def timed(explorer, change) -> float:
     change(explorer)
     explorer._bundle()
     elapsed = (time.perf_counter() - start) * 1e3
-    assert explorer.message.value == "" or "context" in explorer.message.value, explorer.message.value
+    assert explorer.message.value == "" or "context" in explorer.message.value, (
+        explorer.message.value
+    )
     return elapsed
 
 
@@ -59,7 +61,9 @@ def measure(prompts: list[str], model, tokenizer) -> dict[str, list[float]]:
         "new prompt (forward pass + figure)": lambda e, p: setattr(e.prompt, "value", p),
         "layer (or head)": lambda e, p: setattr(e.layer, "value", (e.layer.value + 1) % L),
         "query token (line view)": lambda e, p: setattr(e.query, "value", (e.query.value + 7) % 64),
-        "temperature / top-k / top-p": lambda e, p: setattr(e.top_p, "value", 0.5 if e.top_p.value > 0.5 else 0.9),
+        "temperature / top-k / top-p": lambda e, p: setattr(
+            e.top_p, "value", 0.5 if e.top_p.value > 0.5 else 0.9
+        ),
         "next token button (sample, append, update)": lambda e, p: e.next_token(),
     }
     times: dict[str, list[float]] = {name: [] for name in changes}
@@ -80,7 +84,11 @@ def section(times: dict[str, list[float]], meta: dict) -> str:
         f"Machine: {meta['cpu']}, {meta['cores']} cores, torch {meta['torch']}, plotly {meta['plotly']}, "
         f"**{meta['threads']} torch thread(s)**; load average {meta['load']:.1f} at the start, "
         f"{meta['load_end']:.1f} at the end"
-        + (" (shared with other jobs: times are inflated)." if max(meta["load"], meta["load_end"]) > 1.5 else "."),
+        + (
+            " (shared with other jobs: times are inflated)."
+            if max(meta["load"], meta["load_end"]) > 1.5
+            else "."
+        ),
         "",
         f"Course model, {meta['n']} different 64-character prompts from the course corpus; one update = recompute,",
         "build the figure, make the JSON the kernel sends (the browser's drawing not included). Target: under 200 ms.",
@@ -91,8 +99,11 @@ def section(times: dict[str, list[float]], meta: dict) -> str:
     for name, ms in times.items():
         lines.append(f"| {name} | {statistics.median(ms):.0f} ms | {max(ms):.0f} ms |")
     slowest = max(max(ms) for ms in times.values())
-    lines += ["", f"Slowest update of all: **{slowest:.0f} ms** ({'under' if slowest < 200 else 'over'} the 200 ms target).",
-              END]
+    lines += [
+        "",
+        f"Slowest update of all: **{slowest:.0f} ms** ({'under' if slowest < 200 else 'over'} the 200 ms target).",
+        END,
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -100,7 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--prompts", type=int, default=20, help="how many 64-character prompts")
-    parser.add_argument("--out", default=str(HERE / "RESULTS.md"), help="Markdown file to update ('' = print only)")
+    parser.add_argument(
+        "--out", default=str(HERE / "RESULTS.md"), help="Markdown file to update ('' = print only)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pio.renderers.default = "plotly_mimetype"
@@ -109,13 +122,18 @@ def main() -> None:
     text = load_text("wiki-news")
     known = set(ckpt.tokenizer.chars) if hasattr(ckpt.tokenizer, "chars") else None
     step = len(text) // (args.prompts + 1)
-    prompts = [text[i * step: i * step + 64] for i in range(1, args.prompts + 1)]
+    prompts = [text[i * step : i * step + 64] for i in range(1, args.prompts + 1)]
     prompts = [p for p in prompts if known is None or set(p) <= known]
     meta = dict(
-        argv=f"--threads {args.threads} --prompts {args.prompts}", n=len(prompts),
+        argv=f"--threads {args.threads} --prompts {args.prompts}",
+        n=len(prompts),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        cpu=cpu_name(), cores=os.cpu_count(), torch=torch.__version__, threads=args.threads,
-        plotly=__import__("plotly").__version__, load=os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0,
+        cpu=cpu_name(),
+        cores=os.cpu_count(),
+        torch=torch.__version__,
+        threads=args.threads,
+        plotly=__import__("plotly").__version__,
+        load=os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0,
     )
     times = measure(prompts, ckpt.model, ckpt.tokenizer)
     meta["load_end"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0

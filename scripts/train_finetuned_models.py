@@ -33,23 +33,40 @@ SCRIPT = "scripts/train_finetuned_models.py"
 
 WHAT = {
     "full": "full fine-tuning: every weight of the course model trained on the instructions",
-    "mixed": ("full fine-tuning with one window of pre-training text (the course corpus' training split) "
-              "added to every batch of 16 instructions, so the model keeps practising prose"),
+    "mixed": (
+        "full fine-tuning with one window of pre-training text (the course corpus' training split) "
+        "added to every batch of 16 instructions, so the model keeps practising prose"
+    ),
     "lora": "LoRA adapters on every linear layer of the frozen course model; only the adapters are stored",
 }
 
 
 def card(name: str, meta: dict) -> str:
     t, s, lo = meta["train_config"], meta["result"], meta.get("lora")
-    trainable = (f"{meta['params_trainable']:,} of {meta['params_base']:,} (the adapters; the base stays frozen)"
-                 if lo else f"all {meta['params_trainable']:,}")
-    lora_rows = (f"| LoRA | rank r = {lo['r']}, alpha = {lo['alpha']:g}, on {', '.join(lo['targets'])} in every block |\n"
-                 if lo else "")
-    prose_row = (f"| pre-training text | {meta['prose_rows']} window(s) of the corpus' training split per batch, "
-                 "every position a target |\n" if meta["prose_rows"] else "")
-    train_note = ("; the train loss also counts the prose window's characters" if meta["prose_rows"] else "")
-    files = "`adapters.safetensors` (apply to `data/mini-gpt` with `llmlab.finetuning.load_shipped(\"lora\")`)" \
-        if lo else "`model.safetensors` (a whole model: `llmlab.finetuning.load_shipped(\"" + name + "\")`)"
+    trainable = (
+        f"{meta['params_trainable']:,} of {meta['params_base']:,} (the adapters; the base stays frozen)"
+        if lo
+        else f"all {meta['params_trainable']:,}"
+    )
+    lora_rows = (
+        f"| LoRA | rank r = {lo['r']}, alpha = {lo['alpha']:g}, on {', '.join(lo['targets'])} in every block |\n"
+        if lo
+        else ""
+    )
+    prose_row = (
+        f"| pre-training text | {meta['prose_rows']} window(s) of the corpus' training split per batch, "
+        "every position a target |\n"
+        if meta["prose_rows"]
+        else ""
+    )
+    train_note = (
+        "; the train loss also counts the prose window's characters" if meta["prose_rows"] else ""
+    )
+    files = (
+        '`adapters.safetensors` (apply to `data/mini-gpt` with `llmlab.finetuning.load_shipped("lora")`)'
+        if lo
+        else '`model.safetensors` (a whole model: `llmlab.finetuning.load_shipped("' + name + '")`)'
+    )
     return f"""# {finetuning.SHIPPED[name]}: lesson 05's {name} fine-tuning run
 
 {WHAT[name][0].upper() + WHAT[name][1:]}. Lesson 05 loads it and evaluates it itself
@@ -58,30 +75,30 @@ def card(name: str, meta: dict) -> str:
 ## Run
 | | |
 |---|---|
-| base model | `data/mini-gpt` (SHA-256 of its tensors `{meta['base_sha256'][:16]}...`) |
-| data | `llmlab.finetuning.make_instruction_data(seed={meta['data_seed']})`: {meta['n_train']:,} training examples (the {meta['n_held_out']} held-out ones are the validation set) |
+| base model | `data/mini-gpt` (SHA-256 of its tensors `{meta["base_sha256"][:16]}...`) |
+| data | `llmlab.finetuning.make_instruction_data(seed={meta["data_seed"]})`: {meta["n_train"]:,} training examples (the {meta["n_held_out"]} held-out ones are the validation set) |
 | loss | on the response characters only (prompt targets -100) |
 {lora_rows}{prose_row}| trainable parameters | {trainable} |
-| steps | {s['steps']:,} of {t['batch_size']} examples |
-| optimizer | AdamW, betas ({t['beta1']}, {t['beta2']}), weight decay {t['weight_decay']}, {'fused' if t['fused_optimizer'] else 'foreach'} kernel |
-| learning rate | linear warm-up over {t['warmup_iters']} steps to {t['lr']}, cosine decay to {t['min_lr']} |
-| gradient clipping | {t['grad_clip']} |
-| seed | {t['seed']} (batches{'; also the adapters’ random initialisation' if lo else ''}) |
-| final train / validation loss | {s['train_loss']:.4f} / {s['val_loss']:.4f} nats per predicted character (mean of {t['eval_iters']} batches){train_note} |
-| wall time | {s['wall_s']:.0f} s ({s['wall_s'] / 60:.1f} min), process CPU time {s['cpu_s']:.0f} s |
-| hardware | {meta['hardware']} |
-| software | Python {meta['python']}, torch {meta['torch']} |
-| file | {files}, float32, {meta['file_bytes']:,} bytes, SHA-256 of its tensors `{meta['sha256'][:16]}...` (`llmlab.model_card.tensors_sha256`) |
+| steps | {s["steps"]:,} of {t["batch_size"]} examples |
+| optimizer | AdamW, betas ({t["beta1"]}, {t["beta2"]}), weight decay {t["weight_decay"]}, {"fused" if t["fused_optimizer"] else "foreach"} kernel |
+| learning rate | linear warm-up over {t["warmup_iters"]} steps to {t["lr"]}, cosine decay to {t["min_lr"]} |
+| gradient clipping | {t["grad_clip"]} |
+| seed | {t["seed"]} (batches{"; also the adapters’ random initialisation" if lo else ""}) |
+| final train / validation loss | {s["train_loss"]:.4f} / {s["val_loss"]:.4f} nats per predicted character (mean of {t["eval_iters"]} batches){train_note} |
+| wall time | {s["wall_s"]:.0f} s ({s["wall_s"] / 60:.1f} min), process CPU time {s["cpu_s"]:.0f} s |
+| hardware | {meta["hardware"]} |
+| software | Python {meta["python"]}, torch {meta["torch"]} |
+| file | {files}, float32, {meta["file_bytes"]:,} bytes, SHA-256 of its tensors `{meta["sha256"][:16]}...` (`llmlab.model_card.tensors_sha256`) |
 
 Loss during training (validation = the held-out instructions, response characters only{train_note}):
 
-{model_card.loss_table(meta['evals'])}
+{model_card.loss_table(meta["evals"])}
 
 Every step's batch loss is in `train_log.json`.
 
 ## Reproduce
 ```
-{meta['command']}
+{meta["command"]}
 ```
 Same command, same machine, same torch version and thread count -> the same weights, bit for
 bit (check the tensors' SHA-256 above; the file's own hash can differ, as safetensors may order
@@ -95,8 +112,15 @@ model of the same quality.
 """
 
 
-def build(name: str, base_dir: Path, out: Path, argv: list[str], threads: int, max_iters: int | None,
-          inputs: tuple) -> dict:
+def build(
+    name: str,
+    base_dir: Path,
+    out: Path,
+    argv: list[str],
+    threads: int,
+    max_iters: int | None,
+    inputs: tuple,
+) -> dict:
     """Train one recipe from the checkpoint in ``base_dir`` and write it to ``out``; returns its meta.
 
     ``inputs`` is ``(base model, tokenizer, instruction data, corpus training ids)`` (see :func:`load_inputs`).
@@ -104,7 +128,9 @@ def build(name: str, base_dir: Path, out: Path, argv: list[str], threads: int, m
     recipe = finetuning.RECIPES[name]
     base, tok, instructions, corpus_train = inputs
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    model, result = finetuning.run_recipe(name, base, instructions, tok, corpus_train, max_iters=max_iters)
+    model, result = finetuning.run_recipe(
+        name, base, instructions, tok, corpus_train, max_iters=max_iters
+    )
     meta = {
         "name": finetuning.SHIPPED[name],
         "recipe": name,
@@ -129,15 +155,27 @@ def build(name: str, base_dir: Path, out: Path, argv: list[str], threads: int, m
         weights = out / finetuning.ADAPTERS_FILE
         finetuning.save_lora_adapters(out, model, recipe["lora"], meta)
         meta.update(model_card.file_facts(weights))
-        finetuning.save_lora_adapters(out, model, recipe["lora"], meta)  # again, now with the file facts
+        finetuning.save_lora_adapters(
+            out, model, recipe["lora"], meta
+        )  # again, now with the file facts
         model_card.write_json_atomic(out / model_card.TRAIN_LOG, model_card.train_log(result))
         model_card.write_atomic(out / model_card.MODEL_CARD, card(name, meta))
     else:
-        training.save_checkpoint(out, model, tok, meta, overwrite=True)  # the folder was checked before training
+        training.save_checkpoint(
+            out, model, tok, meta, overwrite=True
+        )  # the folder was checked before training
         meta.update(model_card.file_facts(out / training.WEIGHTS_FILE))
-        training.save_checkpoint(out, model, tok, meta, overwrite=True, files={  # again, now with the file facts
-            model_card.MODEL_CARD: card(name, meta),
-            model_card.TRAIN_LOG: json.dumps(model_card.train_log(result), indent=1) + "\n"})
+        training.save_checkpoint(
+            out,
+            model,
+            tok,
+            meta,
+            overwrite=True,
+            files={  # again, now with the file facts
+                model_card.MODEL_CARD: card(name, meta),
+                model_card.TRAIN_LOG: json.dumps(model_card.train_log(result), indent=1) + "\n",
+            },
+        )
     print(f"{name}: {result.summary()} -> {out}", flush=True)
     return meta
 
@@ -145,12 +183,28 @@ def build(name: str, base_dir: Path, out: Path, argv: list[str], threads: int, m
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", default=",".join(finetuning.RECIPES),
-                   help=f"comma-separated runs to build (default: all of {', '.join(finetuning.RECIPES)})")
-    p.add_argument("--base", default=str(REPO / "data" / training.COURSE_MODEL), help="the pretrained checkpoint folder")
-    p.add_argument("--out-dir", default=str(REPO / "data"), help="where the run folders go (default data/)")
-    p.add_argument("--max-iters", type=int, default=None, help="override the recipes' step counts (quick checks only)")
-    p.add_argument("--threads", type=int, default=2, help="torch threads (default 2, as in the lessons)")
+    p.add_argument(
+        "--only",
+        default=",".join(finetuning.RECIPES),
+        help=f"comma-separated runs to build (default: all of {', '.join(finetuning.RECIPES)})",
+    )
+    p.add_argument(
+        "--base",
+        default=str(REPO / "data" / training.COURSE_MODEL),
+        help="the pretrained checkpoint folder",
+    )
+    p.add_argument(
+        "--out-dir", default=str(REPO / "data"), help="where the run folders go (default data/)"
+    )
+    p.add_argument(
+        "--max-iters",
+        type=int,
+        default=None,
+        help="override the recipes' step counts (quick checks only)",
+    )
+    p.add_argument(
+        "--threads", type=int, default=2, help="torch threads (default 2, as in the lessons)"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing run folders")
     args = p.parse_args(argv)
 
@@ -174,7 +228,9 @@ def load_inputs(base_dir: Path) -> tuple:
     """The pretrained model and tokenizer in ``base_dir``, lesson 05's instructions and the corpus' training ids."""
     base_ckpt = training.load_checkpoint(base_dir)
     instructions = finetuning.make_instruction_data(seed=0)
-    corpus_train, _ = training.split_train_val(base_ckpt.tokenizer.encode(data.load_text("wiki-news")))
+    corpus_train, _ = training.split_train_val(
+        base_ckpt.tokenizer.encode(data.load_text("wiki-news"))
+    )
     return base_ckpt.model, base_ckpt.tokenizer, instructions, corpus_train
 
 

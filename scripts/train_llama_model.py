@@ -33,7 +33,9 @@ NAME = "mini-llama"
 
 #: The LLaMA-style course model: the GPT's layers, heads, width and context; multi-head attention
 #: (n_kv_head = n_head, as LLaMA 2 7B and 13B), an untied head (as LLaMA), SwiGLU width 352.
-COURSE_LLAMA = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, n_kv_head=4, tie_embeddings=False)
+COURSE_LLAMA = dict(
+    n_layer=4, n_head=4, n_embd=128, block_size=128, n_kv_head=4, tie_embeddings=False
+)
 
 
 def run(model, stream, cfg, label: str) -> dict:
@@ -64,10 +66,10 @@ def model_card(meta: dict) -> str:
     return f"""# mini-llama: the course's LLaMA-style character model
 
 `llmlab.llama.Llama` (RMSNorm, SwiGLU, RoPE, no biases, untied head) with the course GPT's shape:
-{m['n_layer']} layers x {m['n_head']} heads ({m['n_kv_head']} key/value heads), width {m['n_embd']}, SwiGLU width
-{m['d_ff']}, context {m['block_size']} characters, {meta['params']:,} parameters. Trained on the course corpus
-(`wiki-news`, first 90%) with the course recipe shortened to {t['max_iters']} steps (batch {t['batch_size']} x
-{t['block_size']}, AdamW lr {t['lr']} with warm-up and cosine decay), seed {t['seed']}. Lesson 07 quantizes it
+{m["n_layer"]} layers x {m["n_head"]} heads ({m["n_kv_head"]} key/value heads), width {m["n_embd"]}, SwiGLU width
+{m["d_ff"]}, context {m["block_size"]} characters, {meta["params"]:,} parameters. Trained on the course corpus
+(`wiki-news`, first 90%) with the course recipe shortened to {t["max_iters"]} steps (batch {t["batch_size"]} x
+{t["block_size"]}, AdamW lr {t["lr"]} with warm-up and cosine decay), seed {t["seed"]}. Lesson 07 quantizes it
 and exports it to GGUF. `llmlab.llama.load_llama_checkpoint` loads it.
 
 ## Against a GPT-2-style model of the same shape, same recipe, same batches, same process
@@ -80,18 +82,18 @@ course's long-trained GPT).
 |---|---|---|---|---|
 {rows}
 
-Hardware: {meta['hardware']} (a machine shared with other jobs: the times are indicative).
+Hardware: {meta["hardware"]} (a machine shared with other jobs: the times are indicative).
 File: `model.safetensors`, float16 (trained in float32, stored in half precision to keep the course's
-data small; `load_llama_checkpoint` gives a float32 model), {meta['file_bytes']:,} bytes, SHA-256 `{meta['sha256'][:16]}...`.
+data small; `load_llama_checkpoint` gives a float32 model), {meta["file_bytes"]:,} bytes, SHA-256 `{meta["sha256"][:16]}...`.
 
 ## Reproduce
 ```
-{meta['command']}
+{meta["command"]}
 ```
 
 ## Limitations
 A tiny model trained for minutes: English-looking character soup, no facts. Only the
-{m['vocab_size']} characters of the corpus are known.
+{m["vocab_size"]} characters of the corpus are known.
 """
 
 
@@ -102,7 +104,9 @@ def save(out: Path, model: llama.Llama, tok, meta: dict, overwrite: bool) -> Non
     training.save_checkpoint(out, half, tok, meta, overwrite=overwrite)
     weights = (out / training.WEIGHTS_FILE).read_bytes()  # the card names the file's size and hash
     meta.update(file_bytes=len(weights), sha256=hashlib.sha256(weights).hexdigest())
-    training.save_checkpoint(out, half, tok, meta, overwrite=True, files={"MODEL_CARD.md": model_card(meta)})
+    training.save_checkpoint(
+        out, half, tok, meta, overwrite=True, files={"MODEL_CARD.md": model_card(meta)}
+    )
 
 
 def main(argv=None) -> None:
@@ -113,22 +117,33 @@ def main(argv=None) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing checkpoint in --out")
     args = p.parse_args(argv)
     out = Path(args.out)
-    training.prepare_output_dir(out, overwrite=args.force)  # refuse a non-empty folder before training
+    training.prepare_output_dir(
+        out, overwrite=args.force
+    )  # refuse a non-empty folder before training
 
     torch.set_num_threads(args.threads)
     text = data.load_text("wiki-news")
     tok = tokenizers.CharTokenizer.from_text(text)
     train_text, val_text = training.split_train_val(text)
-    stream = training.TokenStream(tok.encode(train_text), tok.encode(val_text), training.COURSE_GPT["block_size"])
+    stream = training.TokenStream(
+        tok.encode(train_text), tok.encode(val_text), training.COURSE_GPT["block_size"]
+    )
     cfg = dataclasses.replace(training.COURSE_TRAIN, max_iters=args.max_iters, eval_interval=100)
 
     torch.manual_seed(cfg.seed)
     gpt_model = gpt.GPT(gpt.GPTConfig(vocab_size=tok.vocab_size, **training.COURSE_GPT))
     torch.manual_seed(cfg.seed)
     llama_model = llama.Llama(llama.LlamaConfig(vocab_size=tok.vocab_size, **COURSE_LLAMA))
-    runs = [run(gpt_model, stream, cfg, "GPT-2 style (llmlab.gpt)"), run(llama_model, stream, cfg, "LLaMA style (llmlab.llama)")]
+    runs = [
+        run(gpt_model, stream, cfg, "GPT-2 style (llmlab.gpt)"),
+        run(llama_model, stream, cfg, "LLaMA style (llmlab.llama)"),
+    ]
 
-    kept = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--force" and not a.startswith("--out")]
+    kept = [
+        a
+        for a in (argv if argv is not None else sys.argv[1:])
+        if a != "--force" and not a.startswith("--out")
+    ]
     meta = {
         "name": NAME,
         "corpus": "wiki-news",

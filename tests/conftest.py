@@ -32,7 +32,9 @@ def pytest_runtest_makereport(item, call):
     if not (os.environ.get("CI") and report.skipped and call.excinfo is not None):
         return
     message = str(getattr(call.excinfo.value, "msg", ""))
-    if message.startswith("could not import") and not any(f"'{m}'" in message for m in OPTIONAL_IN_CI):
+    if message.startswith("could not import") and not any(
+        f"'{m}'" in message for m in OPTIONAL_IN_CI
+    ):
         report.outcome = "failed"
         report.longrepr = f"reference missing in CI: {message}"
 

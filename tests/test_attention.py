@@ -64,9 +64,13 @@ def test_math_path_matches_torch_sdpa(kind):
 def test_math_path_matches_is_causal_and_cross_attention_shapes():
     q, k, v = qkv(T=9)
     out, _ = scaled_dot_product_attention(q, k, v, causal_mask(9))
-    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        out, F.scaled_dot_product_attention(q, k, v, is_causal=True), atol=1e-5, rtol=1e-5
+    )
     # T_q != T_k and a different value size
-    out, w = scaled_dot_product_attention(torch.randn(2, 3, 8), torch.randn(2, 5, 8), torch.randn(2, 5, 4))
+    out, w = scaled_dot_product_attention(
+        torch.randn(2, 3, 8), torch.randn(2, 5, 8), torch.randn(2, 5, 4)
+    )
     assert out.shape == (2, 3, 4) and w.shape == (2, 3, 5)
 
 
@@ -87,7 +91,9 @@ def test_non_bool_mask_is_rejected():
 def copy_into_torch_mha(ours: MultiHeadAttention) -> torch.nn.MultiheadAttention:
     ref = torch.nn.MultiheadAttention(ours.d_model, ours.n_heads, batch_first=True)
     with torch.no_grad():
-        ref.in_proj_weight.copy_(torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight]))
+        ref.in_proj_weight.copy_(
+            torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight])
+        )
         ref.in_proj_bias.copy_(torch.cat([ours.q_proj.bias, ours.k_proj.bias, ours.v_proj.bias]))
         ref.out_proj.weight.copy_(ours.out_proj.weight)
         ref.out_proj.bias.copy_(ours.out_proj.bias)
@@ -134,13 +140,20 @@ def test_grouped_query_attention_equals_mha_with_shared_heads(n_kv_heads):
         for name in ("q_proj", "out_proj"):
             getattr(full, name).load_state_dict(getattr(gqa, name).state_dict())
         for name in ("k_proj", "v_proj"):
-            w = getattr(gqa, name).weight.view(n_kv_heads, 8, 32).repeat_interleave(rep, 0).reshape(32, 32)
+            w = (
+                getattr(gqa, name)
+                .weight.view(n_kv_heads, 8, 32)
+                .repeat_interleave(rep, 0)
+                .reshape(32, 32)
+            )
             b = getattr(gqa, name).bias.view(n_kv_heads, 8).repeat_interleave(rep, 0).reshape(32)
             getattr(full, name).weight.copy_(w)
             getattr(full, name).bias.copy_(b)
     x = torch.randn(2, 6, 32)
     torch.testing.assert_close(gqa(x)[0], full(x)[0], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(gqa(x, need_weights=True)[1], full(x, need_weights=True)[1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        gqa(x, need_weights=True)[1], full(x, need_weights=True)[1], atol=1e-5, rtol=1e-5
+    )
 
 
 def test_bad_head_counts_raise_clear_errors():

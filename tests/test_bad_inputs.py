@@ -27,14 +27,36 @@ from llmlab.gpt import GPT, GPTConfig, load_hf_gpt2
 from llmlab.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 
 TEXT = "It was the best of times, it was the worst of times. " * 40
-TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--batch-size", "4",
-        "--max-iters", "20", "--eval-interval", "10", "--eval-iters", "2", "--warmup-iters", "2", "--quiet"]
+TINY = [
+    "--n-layer",
+    "1",
+    "--n-head",
+    "2",
+    "--n-embd",
+    "16",
+    "--block-size",
+    "16",
+    "--batch-size",
+    "4",
+    "--max-iters",
+    "20",
+    "--eval-interval",
+    "10",
+    "--eval-iters",
+    "2",
+    "--warmup-iters",
+    "2",
+    "--quiet",
+]
 
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` (hidden ones too) with the SHA-256 of its bytes."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def one_line(message: str) -> str:
@@ -77,7 +99,9 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
 
 
 # ---------------------------------------------------------------- train: the output folder
-def test_train_refuses_a_non_empty_out_and_keeps_the_checkpoint(capsys, text_file, checkpoint, tmp_path):
+def test_train_refuses_a_non_empty_out_and_keeps_the_checkpoint(
+    capsys, text_file, checkpoint, tmp_path
+):
     out = copy_of(checkpoint[0], tmp_path)
     before = snapshot(out)
     code, stdout, err = cli(capsys, "train", "--text", text_file, "--out", out, *TINY)
@@ -113,7 +137,11 @@ def test_force_replaces_a_checkpoint_but_never_other_files(capsys, text_file, ch
     line = json.loads(stdout.strip().splitlines()[-1])
     ck = training.load_checkpoint(out)
     assert ck.meta["result"]["steps"] == line["steps"] == 20
-    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md",
+        "config.json",
+        "model.safetensors",
+    ]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
     mixed = tmp_path / "mixed"
@@ -127,12 +155,31 @@ def test_force_replaces_a_checkpoint_but_never_other_files(capsys, text_file, ch
 
 
 # ---------------------------------------------------------------- train: NaN, Ctrl-C
-def test_nan_loss_stops_the_run_with_exit_3_and_keeps_a_finite_checkpoint(capsys, text_file, tmp_path):
+def test_nan_loss_stops_the_run_with_exit_3_and_keeps_a_finite_checkpoint(
+    capsys, text_file, tmp_path
+):
     out = tmp_path / "ck"
-    code, stdout, err = cli(capsys, "train", "--text", text_file, "--out", out, "--lr", "1e6", "--min-lr", "0",
-                            "--grad-clip", "0", *TINY)
+    code, stdout, err = cli(
+        capsys,
+        "train",
+        "--text",
+        text_file,
+        "--out",
+        out,
+        "--lr",
+        "1e6",
+        "--min-lr",
+        "0",
+        "--grad-clip",
+        "0",
+        *TINY,
+    )
     assert code == 3 and stdout == ""
-    assert "Training stopped at step" in err and "lower it (--lr)" in err and f"Checkpoint at {out} (from step 0)" in err
+    assert (
+        "Training stopped at step" in err
+        and "lower it (--lr)" in err
+        and f"Checkpoint at {out} (from step 0)" in err
+    )
     ck = training.load_checkpoint(out)  # the last evaluation before the loss blew up
     assert all(torch.isfinite(p).all() for p in ck.model.parameters())
     assert math.isfinite(ck.meta["evaluation"]["val_loss"])
@@ -143,23 +190,59 @@ def test_train_api_stops_on_nan_before_the_step_is_applied():
     ids = tok.encode(TEXT)
     torch.manual_seed(0)
     model = GPT(GPTConfig(tok.vocab_size, 16, 1, 2, 16))
-    cfg = training.TrainConfig(max_iters=50, batch_size=4, block_size=16, lr=1e6, min_lr=0, grad_clip=0,
-                               eval_interval=50, eval_iters=1, warmup_iters=0)
+    cfg = training.TrainConfig(
+        max_iters=50,
+        batch_size=4,
+        block_size=16,
+        lr=1e6,
+        min_lr=0,
+        grad_clip=0,
+        eval_interval=50,
+        eval_iters=1,
+        warmup_iters=0,
+    )
     with pytest.raises(NonFiniteLossError) as info:
-        training.train(model, training.TokenStream(ids[:1500], ids[1500:], 16), cfg, show_progress=False)
+        training.train(
+            model, training.TokenStream(ids[:1500], ids[1500:], 16), cfg, show_progress=False
+        )
     err = info.value
     one_line(str(err))
     assert f"step {err.step}" in str(err) and len(err.result.steps) == err.step
-    assert all(torch.isfinite(p).all() for p in model.parameters())  # the failing step was not applied
+    assert all(
+        torch.isfinite(p).all() for p in model.parameters()
+    )  # the failing step was not applied
 
 
 def test_ctrl_c_keeps_the_last_checkpoint_and_says_where(text_file, tmp_path):
     out = tmp_path / "ck"
     args = [  # a run far too long to finish: it is interrupted"--n-layer", "1", "--n-head", "2", "--n-embd", "16", "--block-size", "16", "--batch-size", "4",
-            "--max-iters", "1000000", "--eval-interval", "5", "--eval-iters", "1", "--quiet", "--threads", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "llmlab", "train", "--text", str(text_file), "--out", str(out),
-                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+        "--max-iters",
+        "1000000",
+        "--eval-interval",
+        "5",
+        "--eval-iters",
+        "1",
+        "--quiet",
+        "--threads",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llmlab",
+            "train",
+            "--text",
+            str(text_file),
+            "--out",
+            str(out),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     deadline = time.monotonic() + 120
     while not (out / "config.json").is_file() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -168,28 +251,36 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_says_where(text_file, tmp_path):
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     line = one_line(stderr)
-    assert line.startswith("llmlab train: interrupted at step ") and f"checkpoint at {out} (from step" in line
+    assert (
+        line.startswith("llmlab train: interrupted at step ")
+        and f"checkpoint at {out} (from step" in line
+    )
     saved = int(line.rsplit("from step ", 1)[1].rstrip(")."))
     assert training.load_checkpoint(out).meta["evaluation"]["step"] == saved
     assert stdout == ""
 
 
 # ---------------------------------------------------------------- train: flags out of range
-@pytest.mark.parametrize("flags, words", [
-    (["--lr", "nan"], "lr must be a finite number"),
-    (["--lr", "inf"], "lr must be a finite number"),
-    (["--lr", "0"], "lr must be > 0"),
-    (["--beta1", "1.5"], "beta1 must be < 1"),
-    (["--max-iters", "0"], "max_iters must be >= 1"),
-    (["--threads", "0"], "--threads must be >= 1"),
-    (["--dropout", "1.0"], "dropout must be in [0, 1)"),
-    (["--n-head", "3"], "divisible by n_head"),
-    (["--val-fraction", "0"], "val_fraction"),
-    (["--tokenizer", "bpe", "--bpe-vocab-size", "10"], "vocab_size >= 256"),
-    (["--device", "gpu"], "Unknown device 'gpu'"),
-])
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--lr", "nan"], "lr must be a finite number"),
+        (["--lr", "inf"], "lr must be a finite number"),
+        (["--lr", "0"], "lr must be > 0"),
+        (["--beta1", "1.5"], "beta1 must be < 1"),
+        (["--max-iters", "0"], "max_iters must be >= 1"),
+        (["--threads", "0"], "--threads must be >= 1"),
+        (["--dropout", "1.0"], "dropout must be in [0, 1)"),
+        (["--n-head", "3"], "divisible by n_head"),
+        (["--val-fraction", "0"], "val_fraction"),
+        (["--tokenizer", "bpe", "--bpe-vocab-size", "10"], "vocab_size >= 256"),
+        (["--device", "gpu"], "Unknown device 'gpu'"),
+    ],
+)
 def test_train_flags_out_of_range(capsys, text_file, tmp_path, flags, words):
-    code, _, err = cli(capsys, "train", "--text", text_file, "--out", tmp_path / "ck", *TINY, *flags)
+    code, _, err = cli(
+        capsys, "train", "--text", text_file, "--out", tmp_path / "ck", *TINY, *flags
+    )
     assert code == 2 and words in err
     assert not (tmp_path / "ck").exists()  # refused before the folder was made
 
@@ -201,17 +292,22 @@ def test_train_on_cuda_without_cuda(capsys, text_file):
 
 
 # ---------------------------------------------------------------- generate
-@pytest.mark.parametrize("flags, words", [
-    (["--temperature", "nan"], "temperature must be a finite number"),
-    (["--temperature", "1e-40"], "too close to 0"),
-    (["--temperature", "-1"], "temperature must be >= 0"),
-    (["--top-p", "0"], "top_p"),
-    (["--top-k", "0"], "top_k"),
-    (["--max-new-tokens", "-1"], "--max-new-tokens must be >= 0"),
-    (["--device", "gpu"], "Unknown device"),
-])
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--temperature", "nan"], "temperature must be a finite number"),
+        (["--temperature", "1e-40"], "too close to 0"),
+        (["--temperature", "-1"], "temperature must be >= 0"),
+        (["--top-p", "0"], "top_p"),
+        (["--top-k", "0"], "top_k"),
+        (["--max-new-tokens", "-1"], "--max-new-tokens must be >= 0"),
+        (["--device", "gpu"], "Unknown device"),
+    ],
+)
 def test_generate_flags_out_of_range(capsys, checkpoint, flags, words):
-    code, stdout, err = cli(capsys, "generate", "--checkpoint", checkpoint[0], "--prompt", "It", *flags)
+    code, stdout, err = cli(
+        capsys, "generate", "--checkpoint", checkpoint[0], "--prompt", "It", *flags
+    )
     assert code == 2 and words in err and stdout == ""
 
 
@@ -234,7 +330,9 @@ def test_save_checkpoint_never_replaces_unasked(checkpoint, tmp_path):
     with pytest.raises(UsageError, match="no NaN"):  # checked before anything is written
         training.save_checkpoint(out, model, tok, {"loss": float("nan")}, overwrite=True)
     assert snapshot(out) == before
-    training.save_checkpoint(out, model, tok, {"note": "new"}, overwrite=True, files={"MODEL_CARD.md": "# card\n"})
+    training.save_checkpoint(
+        out, model, tok, {"note": "new"}, overwrite=True, files={"MODEL_CARD.md": "# card\n"}
+    )
     assert training.load_checkpoint(out).meta == {"note": "new"}
     assert (out / "MODEL_CARD.md").read_text() == "# card\n"
 
@@ -254,7 +352,9 @@ def test_a_failed_save_leaves_the_old_checkpoint_whole(checkpoint, tmp_path, mon
     with pytest.raises(UsageError, match="No space left on device.*nothing there was changed"):
         training.save_checkpoint(out, model, tok, {"note": "new"}, overwrite=True)
     assert snapshot(out) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # no half-written folder beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "copy"
+    ]  # no half-written folder beside it
     assert training.load_checkpoint(out).meta == {"note": "good"}
 
 
@@ -280,6 +380,7 @@ def edit_config(change):
         payload = json.loads((folder / "config.json").read_text())
         change(payload)
         (folder / "config.json").write_text(json.dumps(payload))
+
     return edit
 
 
@@ -289,18 +390,42 @@ def flip_bytes(folder):
     (folder / "model.safetensors").write_bytes(bytes(raw))
 
 
-@pytest.mark.parametrize("edit, words", [
-    (lambda f: (f / "config.json").write_text('{"format": "llmlab-gpt", "model": {'), "not valid JSON (line 1"),
-    (lambda f: (edit_config(lambda p: p.pop("weights"))(f), (f / "model.safetensors").write_bytes(b"\x00" * 20)),
-     "cannot be read as safetensors"),  # a checkpoint saved without the weights' SHA-256
-    (flip_bytes, "SHA-256 differs"),
-    (edit_config(lambda p: p["model"].update(n_layers=4)), "unknown field 'model.n_layers'"),
-    (edit_config(lambda p: p["model"].update(n_embd="16")), "GPTConfig.n_embd must be an integer"),
-    (edit_config(lambda p: p["tokenizer"].update(chars=p["tokenizer"]["chars"] + "XYZ")), "the tokenizer has"),
-    (edit_config(lambda p: p["tokenizer"].pop("chars")), "'chars' field"),
-    (edit_config(lambda p: (p.pop("weights"), p["model"].update(vocab_size=p["model"]["vocab_size"] + 1))),
-     "weight has shape (16, 16), the model config needs (17, 16)"),
-])
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (
+            lambda f: (f / "config.json").write_text('{"format": "llmlab-gpt", "model": {'),
+            "not valid JSON (line 1",
+        ),
+        (
+            lambda f: (
+                edit_config(lambda p: p.pop("weights"))(f),
+                (f / "model.safetensors").write_bytes(b"\x00" * 20),
+            ),
+            "cannot be read as safetensors",
+        ),  # a checkpoint saved without the weights' SHA-256
+        (flip_bytes, "SHA-256 differs"),
+        (edit_config(lambda p: p["model"].update(n_layers=4)), "unknown field 'model.n_layers'"),
+        (
+            edit_config(lambda p: p["model"].update(n_embd="16")),
+            "GPTConfig.n_embd must be an integer",
+        ),
+        (
+            edit_config(lambda p: p["tokenizer"].update(chars=p["tokenizer"]["chars"] + "XYZ")),
+            "the tokenizer has",
+        ),
+        (edit_config(lambda p: p["tokenizer"].pop("chars")), "'chars' field"),
+        (
+            edit_config(
+                lambda p: (
+                    p.pop("weights"),
+                    p["model"].update(vocab_size=p["model"]["vocab_size"] + 1),
+                )
+            ),
+            "weight has shape (16, 16), the model config needs (17, 16)",
+        ),
+    ],
+)
 def test_load_checkpoint_names_what_is_damaged(checkpoint, tmp_path, edit, words):
     folder = damaged(checkpoint[0], tmp_path, edit)
     before = snapshot(folder)
@@ -330,15 +455,18 @@ def test_impossible_devices():
 
 
 # ---------------------------------------------------------------- hyper-parameters
-@pytest.mark.parametrize("changes, words", [
-    ({"lr": float("nan")}, "lr must be a finite number"),
-    ({"lr": float("inf")}, "lr must be a finite number"),
-    ({"max_iters": 2.5}, "max_iters must be an integer"),
-    ({"batch_size": True}, "batch_size must be an integer"),
-    ({"beta2": 1.0}, "beta2 must be < 1"),
-    ({"weight_decay": -0.1}, "weight_decay must be >= 0"),
-    ({"device": 0}, "device must be a string"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"lr": float("nan")}, "lr must be a finite number"),
+        ({"lr": float("inf")}, "lr must be a finite number"),
+        ({"max_iters": 2.5}, "max_iters must be an integer"),
+        ({"batch_size": True}, "batch_size must be an integer"),
+        ({"beta2": 1.0}, "beta2 must be < 1"),
+        ({"weight_decay": -0.1}, "weight_decay must be >= 0"),
+        ({"device": 0}, "device must be a string"),
+    ],
+)
 def test_train_config_refuses(changes, words):
     with pytest.raises(UsageError) as info:
         training.TrainConfig(**changes)
@@ -351,22 +479,31 @@ def small_gpt() -> GPT:
     return GPT(GPTConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
 
 
-@pytest.mark.parametrize("kwargs, error, words", [
-    ({"targets": ("q_proj", "ln_1")}, TypeError, "'ln_1' is a LayerNorm, not an nn.Linear"),
-    ({"r": 1000}, UsageError, "larger than the layer"),
-    ({"targets": ("q_proj", "v_prj")}, UsageError, "No layer named 'v_prj'"),
-    ({"r": 0}, UsageError, "r must be >= 1"),
-    ({"r": 2.5}, UsageError, "r must be an integer"),
-    ({"alpha": float("nan")}, UsageError, "alpha must be a finite number"),
-    ({"dropout": 1.0}, UsageError, "dropout must be < 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, words",
+    [
+        ({"targets": ("q_proj", "ln_1")}, TypeError, "'ln_1' is a LayerNorm, not an nn.Linear"),
+        ({"r": 1000}, UsageError, "larger than the layer"),
+        ({"targets": ("q_proj", "v_prj")}, UsageError, "No layer named 'v_prj'"),
+        ({"r": 0}, UsageError, "r must be >= 1"),
+        ({"r": 2.5}, UsageError, "r must be an integer"),
+        ({"alpha": float("nan")}, UsageError, "alpha must be a finite number"),
+        ({"dropout": 1.0}, UsageError, "dropout must be < 1"),
+    ],
+)
 def test_a_failed_apply_lora_leaves_the_model_as_it_was(kwargs, error, words):
     model = small_gpt()
-    before = {n: (type(m), [p.requires_grad for p in m.parameters(recurse=False)]) for n, m in model.named_modules()}
+    before = {
+        n: (type(m), [p.requires_grad for p in m.parameters(recurse=False)])
+        for n, m in model.named_modules()
+    }
     with pytest.raises(error) as info:
         lora.apply_lora(model, **kwargs)
     assert words in one_line(str(info.value))
-    after = {n: (type(m), [p.requires_grad for p in m.parameters(recurse=False)]) for n, m in model.named_modules()}
+    after = {
+        n: (type(m), [p.requires_grad for p in m.parameters(recurse=False)])
+        for n, m in model.named_modules()
+    }
     assert after == before
     x = torch.randint(0, 20, (2, 8))
     model(x, x)[1].backward()  # full fine-tuning still works
@@ -379,18 +516,21 @@ def test_apply_lora_takes_one_target_as_a_string():
 
 
 # ---------------------------------------------------------------- generation and the model
-@pytest.mark.parametrize("prompt, kwargs, words", [
-    ("hello", {}, "not text: encode it first"),
-    (torch.tensor([[1.0, 2.0]]), {}, "integer token ids, got a torch.float32 tensor"),
-    ([1, 2.7], {}, "integer token ids, got 2.7"),
-    ([1, 2], {"temperature": float("nan")}, "temperature must be a finite number"),
-    ([1, 2], {"temperature": 1e-40}, "too close to 0"),
-    ([1, 2], {"temperature": "0.8"}, "temperature must be a number"),
-    ([1, 2], {"top_k": 0}, "top_k"),
-    ([1, 2], {"top_p": float("nan")}, "top_p"),
-    ([1, 2], {"max_new_tokens": 2.5}, "max_new_tokens must be an integer"),
-    ([1, 99], {}, "token ids must lie in 0 .. 19"),
-])
+@pytest.mark.parametrize(
+    "prompt, kwargs, words",
+    [
+        ("hello", {}, "not text: encode it first"),
+        (torch.tensor([[1.0, 2.0]]), {}, "integer token ids, got a torch.float32 tensor"),
+        ([1, 2.7], {}, "integer token ids, got 2.7"),
+        ([1, 2], {"temperature": float("nan")}, "temperature must be a finite number"),
+        ([1, 2], {"temperature": 1e-40}, "too close to 0"),
+        ([1, 2], {"temperature": "0.8"}, "temperature must be a number"),
+        ([1, 2], {"top_k": 0}, "top_k"),
+        ([1, 2], {"top_p": float("nan")}, "top_p"),
+        ([1, 2], {"max_new_tokens": 2.5}, "max_new_tokens must be an integer"),
+        ([1, 99], {}, "token ids must lie in 0 .. 19"),
+    ],
+)
 def test_generate_refuses(prompt, kwargs, words):
     kwargs = {"max_new_tokens": 3, **kwargs}
     with pytest.raises(ValueError) as info:
@@ -398,11 +538,14 @@ def test_generate_refuses(prompt, kwargs, words):
     assert words in one_line(str(info.value))
 
 
-@pytest.mark.parametrize("targets, words", [
-    (torch.rand(2, 8), "integer token ids, got torch.float32"),
-    (torch.zeros(2, 7, dtype=torch.long), "shape of idx (2, 8)"),
-    (torch.full((2, 8), 25), "targets must be token ids in 0 .. 19"),
-])
+@pytest.mark.parametrize(
+    "targets, words",
+    [
+        (torch.rand(2, 8), "integer token ids, got torch.float32"),
+        (torch.zeros(2, 7, dtype=torch.long), "shape of idx (2, 8)"),
+        (torch.full((2, 8), 25), "targets must be token ids in 0 .. 19"),
+    ],
+)
 def test_model_refuses_bad_targets(targets, words):
     with pytest.raises(UsageError) as info:
         small_gpt()(torch.zeros(2, 8, dtype=torch.long), targets)
@@ -448,12 +591,18 @@ def test_a_download_that_trickles_hits_its_deadline(tmp_path, monkeypatch):
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
     httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
     cache = tmp_path / "cache"
     cache.mkdir()
     monkeypatch.setenv("LLMLAB_CACHE", str(cache))
-    entry = dataclasses.replace(data.REGISTRY["tiny-shakespeare"], name="trickle", filename="trickle.txt",
-                                url=f"http://127.0.0.1:{httpd.server_address[1]}/x")
+    entry = dataclasses.replace(
+        data.REGISTRY["tiny-shakespeare"],
+        name="trickle",
+        filename="trickle.txt",
+        url=f"http://127.0.0.1:{httpd.server_address[1]}/x",
+    )
     monkeypatch.setitem(data.REGISTRY, "trickle", entry)
     stale = cache / ".trickle.txt.killed.part"  # left by a download that was killed
     stale.write_bytes(b"")
@@ -472,9 +621,11 @@ def test_a_download_that_trickles_hits_its_deadline(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- help
 def test_help_does_not_import_torch_and_shows_examples():
-    code = ("import sys; from llmlab.__main__ import main\n"
-            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print('torch imported' if 'torch' in sys.modules else 'torch not imported')")
+    code = (
+        "import sys; from llmlab.__main__ import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('torch imported' if 'torch' in sys.modules else 'torch not imported')"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip().endswith("torch not imported"), proc.stdout + proc.stderr
     assert proc.stdout.count("python -m llmlab ") >= 2
@@ -492,15 +643,24 @@ def test_every_flag_has_a_help_line_with_its_meaning():
         assert sub.epilog.count("python -m llmlab") == 2, name
 
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: training.TokenStream([1.5] * 100, [2.5] * 100, 8), "integer token ids, got torch.float32"),
-    (lambda: training.TokenStream("some text " * 20, "more text " * 20, 8), "is text"),
-    (lambda: training.TokenStream(list(range(100)), list(range(100)), 0), "block_size must be >= 1"),
-    (lambda: training.split_train_val("abc", "0.1"), "val_fraction must be a number"),
-    (lambda: training.load_checkpoint(123), "takes a folder path, got int"),
-    (lambda: generation.sampling_probs("logits"), "logits must be a tensor"),
-    (lambda: data.load_text(123), "named by a string"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (
+            lambda: training.TokenStream([1.5] * 100, [2.5] * 100, 8),
+            "integer token ids, got torch.float32",
+        ),
+        (lambda: training.TokenStream("some text " * 20, "more text " * 20, 8), "is text"),
+        (
+            lambda: training.TokenStream(list(range(100)), list(range(100)), 0),
+            "block_size must be >= 1",
+        ),
+        (lambda: training.split_train_val("abc", "0.1"), "val_fraction must be a number"),
+        (lambda: training.load_checkpoint(123), "takes a folder path, got int"),
+        (lambda: generation.sampling_probs("logits"), "logits must be a tensor"),
+        (lambda: data.load_text(123), "named by a string"),
+    ],
+)
 def test_more_api_misuse(call, words):
     with pytest.raises((ValueError, data.DatasetError)) as info:
         call()

@@ -13,13 +13,40 @@ TEXT = "It was the best of times, it was the worst of times. " * 30 + "Naïve ca
 def run(*args, timeout=300):
     return subprocess.run(
         [sys.executable, "-m", "llmlab", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
 
 
-TINY = ["--n-layer", 1, "--n-head", 2, "--n-embd", 16, "--block-size", 16, "--batch-size", 4,
-        "--max-iters", 20, "--eval-interval", 10, "--eval-iters", 2, "--lr", "3e-3", "--warmup-iters", 2,
-        "--seed", 0, "--quiet", "--threads", 1]
+TINY = [
+    "--n-layer",
+    1,
+    "--n-head",
+    2,
+    "--n-embd",
+    16,
+    "--block-size",
+    16,
+    "--batch-size",
+    4,
+    "--max-iters",
+    20,
+    "--eval-interval",
+    10,
+    "--eval-iters",
+    2,
+    "--lr",
+    "3e-3",
+    "--warmup-iters",
+    2,
+    "--seed",
+    0,
+    "--quiet",
+    "--threads",
+    1,
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +66,22 @@ def test_train_prints_one_json_line_and_writes_a_checkpoint(trained):
     assert set(last) >= {"val_loss", "train_loss", "tokens_per_s", "wall_s", "params"}
     assert last["steps"] == 20 and last["params"] > 0
     assert 0 < last["val_loss"] < 5
-    assert sorted(p.name for p in out.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors"]
-    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    assert sorted(p.name for p in out.iterdir()) == [
+        "MODEL_CARD.md",
+        "config.json",
+        "model.safetensors",
+    ]
+    assert not [
+        p for p in out.parent.iterdir() if p.name.startswith(".")
+    ]  # no temporary folder left
     from llmlab.training import load_checkpoint
 
     ck = load_checkpoint(out)
     assert ck.tokenizer.vocab_size == last["vocab_size"]
     assert ck.meta["train_config"]["max_iters"] == 20
-    assert ck.meta["result"]["val_loss"] == last["val_loss"]  # the final save carries the run's result
+    assert (
+        ck.meta["result"]["val_loss"] == last["val_loss"]
+    )  # the final save carries the run's result
 
 
 def test_boolean_config_field_has_a_yes_and_a_no_flag():
@@ -90,8 +125,21 @@ def test_generate_rejects_unknown_characters_and_missing_checkpoint(trained, tmp
 def test_generate_is_seeded(trained):
     pytest.importorskip("llmlab.generation")
     _, out = trained
-    args = ["generate", "--checkpoint", out, "--prompt", "It was", "--max-new-tokens", 30,
-            "--temperature", 0.8, "--top-k", 10, "--seed", 3]
+    args = [
+        "generate",
+        "--checkpoint",
+        out,
+        "--prompt",
+        "It was",
+        "--max-new-tokens",
+        30,
+        "--temperature",
+        0.8,
+        "--top-k",
+        10,
+        "--seed",
+        3,
+    ]
     a, b = run(*args), run(*args)
     assert a.returncode == 0, a.stderr
     assert a.stdout == b.stdout

@@ -50,7 +50,9 @@ def _run(args, timings, label, **kwargs):
     start = time.perf_counter()
     result = subprocess.run([str(a) for a in args], capture_output=True, text=True, **kwargs)
     timings[label] = time.perf_counter() - start
-    assert result.returncode == 0, f"{label} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{label} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -62,7 +64,11 @@ def _build_wheel(out: Path, timings) -> Path:
         isolation = ["--no-build-isolation"]
     except ImportError:
         isolation = []
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w", out, ROOT], timings, "build wheel")
+    _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation, "-w", out, ROOT],
+        timings,
+        "build wheel",
+    )
     wheels = list(out.glob("llmlab-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
@@ -84,37 +90,69 @@ def test_wheel_in_a_clean_venv_runs_lesson_00(workdir):
     names = zipfile.ZipFile(wheel).namelist()
     assert "llmlab/__init__.py" in names and "llmlab/data.py" in names
     data_files = [n for n in names if n.startswith("llmlab/_data/")]
-    shipped = sorted(p.relative_to(ROOT / "data").as_posix() for p in (ROOT / "data").rglob("*") if p.is_file())
-    assert sorted(n.removeprefix("llmlab/_data/") for n in data_files) == shipped, "the wheel must carry data/"
-    assert not [n for n in names if n.startswith(("tests/", "llmlab/tests/", "notebooks/")) or "/test_" in n]
+    shipped = sorted(
+        p.relative_to(ROOT / "data").as_posix() for p in (ROOT / "data").rglob("*") if p.is_file()
+    )
+    assert sorted(n.removeprefix("llmlab/_data/") for n in data_files) == shipped, (
+        "the wheel must carry data/"
+    )
+    assert not [
+        n for n in names if n.startswith(("tests/", "llmlab/tests/", "notebooks/")) or "/test_" in n
+    ]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
 
     venv = tmp_path / "venv"
     # No pip inside the new environment (ensurepip takes a while): this environment's pip installs into it.
     _run([sys.executable, "-m", "venv", "--without-pip", venv], timings, "create venv")
     python = venv / "bin" / "python"
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME")
+    }
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet"]
     _run([*pip, *TORCH.split()], timings, f"pip install {TORCH}", env=env)
-    _run([*pip, wheel, "ipykernel", "nbclient"], timings, "pip install the wheel (+ deps), ipykernel, nbclient", env=env)
+    _run(
+        [*pip, wheel, "ipykernel", "nbclient"],
+        timings,
+        "pip install the wheel (+ deps), ipykernel, nbclient",
+        env=env,
+    )
     listed = _run([*pip[:-2], "list", "--format=freeze"], timings, "pip list", env=env).stdout
     assert "llmlab==0.1.0" in listed and "pytest" not in listed  # a clean environment, not this one
-    _run([python, "-m", "ipykernel", "install", "--prefix", venv, "--name", KERNEL], timings, "kernelspec", env=env)
+    _run(
+        [python, "-m", "ipykernel", "install", "--prefix", venv, "--name", KERNEL],
+        timings,
+        "kernelspec",
+        env=env,
+    )
 
     # The installed course finds its data inside the wheel, not in this checkout.
-    where = _run([python, "-c", "import llmlab.paths as p; print(p.data_dir())"], timings, "data_dir", env=env,
-                 cwd=tmp_path).stdout.strip()
+    where = _run(
+        [python, "-c", "import llmlab.paths as p; print(p.data_dir())"],
+        timings,
+        "data_dir",
+        env=env,
+        cwd=tmp_path,
+    ).stdout.strip()
     assert Path(where).is_relative_to(venv) and where.endswith("_data"), where
 
     folder = tmp_path / "colab"
     folder.mkdir()
     copy = folder / NOTEBOOK.name
     shutil.copy(NOTEBOOK, copy)
-    kernel_env = {**env, "LLMLAB_CACHE": str(tmp_path / "cache"), "JUPYTER_PATH": str(venv / "share" / "jupyter"),
-                  "PYTHONHASHSEED": "0"}
-    _run([python, "-c", RUNNER, copy.name, KERNEL], timings, "execute 00_start_here.ipynb", env=kernel_env,
-         cwd=folder)
+    kernel_env = {
+        **env,
+        "LLMLAB_CACHE": str(tmp_path / "cache"),
+        "JUPYTER_PATH": str(venv / "share" / "jupyter"),
+        "PYTHONHASHSEED": "0",
+    }
+    _run(
+        [python, "-c", RUNNER, copy.name, KERNEL],
+        timings,
+        "execute 00_start_here.ipynb",
+        env=kernel_env,
+        cwd=folder,
+    )
 
     import nbformat
 
@@ -126,7 +164,9 @@ def test_wheel_in_a_clean_venv_runs_lesson_00(workdir):
     assert "not yet measured" in text  # no docs/ next to an installed wheel
     assert "present" in text and "not downloaded" in text  # the environment check, offline
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in outputs)
-    assert sorted(p.name for p in folder.iterdir()) == [NOTEBOOK.name], "the notebook wrote files next to itself"
+    assert sorted(p.name for p in folder.iterdir()) == [NOTEBOOK.name], (
+        "the notebook wrote files next to itself"
+    )
 
     timings["total"] = time.perf_counter() - total
     print("\nColab-like run, seconds per step:")

@@ -24,7 +24,9 @@ IDS = [p.stem for p in NOTEBOOKS]
 
 MAX_BYTES = 5 * 2**20
 #: A path of the machine that executed a notebook (user folders, scratch, the checkout).
-MACHINE_PATH = re.compile(r"(/work/|/root/|/tmp/|/home/[^/\s\"']+/|/Users/[^/\s\"']+/|[A-Za-z]:\\\\Users\\\\)")
+MACHINE_PATH = re.compile(
+    r"(/work/|/root/|/tmp/|/home/[^/\s\"']+/|/Users/[^/\s\"']+/|[A-Za-z]:\\\\Users\\\\)"
+)
 #: Text that only the plotly.js bundle itself contains (an embedded copy is 3+ MB).
 PLOTLY_BUNDLE = re.compile(r"plotly\.js v\d|Plotly\.register\(|@license.*plotly", re.S)
 REQUIRED_HEADINGS = ("Summary", "Exercises", "Sources")
@@ -106,9 +108,17 @@ def test_no_error_outputs(notebook):
     path, nb = notebook
     for i, cell in enumerate(_code_cells(nb)):
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        assert not errors, f"{path.name}, code cell {i}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
-        stderr = "".join(o.text for o in cell.get("outputs", []) if o.output_type == "stream" and o.name == "stderr")
-        assert "Traceback (most recent call last)" not in stderr, f"{path.name}, code cell {i} printed a traceback"
+        assert not errors, (
+            f"{path.name}, code cell {i}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+        )
+        stderr = "".join(
+            o.text
+            for o in cell.get("outputs", [])
+            if o.output_type == "stream" and o.name == "stderr"
+        )
+        assert "Traceback (most recent call last)" not in stderr, (
+            f"{path.name}, code cell {i} printed a traceback"
+        )
 
 
 def test_no_paths_of_the_machine_that_ran_it(notebook):
@@ -116,7 +126,9 @@ def test_no_paths_of_the_machine_that_ran_it(notebook):
     for i, cell in enumerate(_code_cells(nb)):
         for text in _output_texts(cell):
             found = MACHINE_PATH.search(text)
-            assert not found, f"{path.name}, code cell {i} prints a local path: ...{text[max(0, found.start() - 40):found.end() + 40]}..."
+            assert not found, (
+                f"{path.name}, code cell {i} prints a local path: ...{text[max(0, found.start() - 40) : found.end() + 40]}..."
+            )
     widgets = json.dumps(nb.metadata.get("widgets", {}))
     assert not MACHINE_PATH.search(widgets), f"{path.name}: saved widget state holds a local path"
 
@@ -142,9 +154,15 @@ def test_saved_widgets_have_their_state(notebook):
     ]
     if not views:
         return
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    state = (
+        nb.metadata.get("widgets", {})
+        .get("application/vnd.jupyter.widget-state+json", {})
+        .get("state", {})
+    )
     missing = [v for v in views if v not in state]
-    assert not missing, f"{path.name}: widget views without saved state (a static viewer shows an error): {missing}"
+    assert not missing, (
+        f"{path.name}: widget views without saved state (a static viewer shows an error): {missing}"
+    )
 
 
 def test_opens_with_title_badges_and_intro(notebook):
@@ -156,7 +174,9 @@ def test_opens_with_title_badges_and_intro(notebook):
         f"{path.name} must open with '# Lesson {path.stem[:2]}: {item.title}' (llmlab.course's title)"
     )
     badges = _tagged(nb, "llmlab-badges")
-    assert [i for i, _ in badges] == [1], f"{path.name}: the second cell must be the one tagged llmlab-badges"
+    assert [i for i, _ in badges] == [1], (
+        f"{path.name}: the second cell must be the one tagged llmlab-badges"
+    )
     assert badges[0][1].cell_type == "markdown"
     assert badges[0][1].source == course.badges_markdown(path.stem), "run tools/sync_notebooks.py"
     intro = nb.cells[2]
@@ -172,8 +192,10 @@ def test_setup_cell_then_setup_notebook(notebook):
     index, cell = setup[0]
     assert cell.cell_type == "code"
     assert cell.source == course.setup_cell_source(), "run tools/sync_notebooks.py"
-    assert not cell.get("outputs"), f"{path.name}: the setup cell printed something (it should be silent)"
-    after = [c for c in nb.cells[index + 1:] if c.cell_type == "code"][0]
+    assert not cell.get("outputs"), (
+        f"{path.name}: the setup cell printed something (it should be silent)"
+    )
+    after = [c for c in nb.cells[index + 1 :] if c.cell_type == "code"][0]
     assert "llmlab.setup_notebook(" in after.source, (
         f"{path.name}: the first code cell after the setup cell must call llmlab.setup_notebook()"
     )
@@ -187,19 +209,29 @@ def test_ends_with_summary_exercises_and_sources(notebook):
         found = [i for i, h in enumerate(headings) if h == name or h.startswith(name)]
         assert found, f"{path.name} has no '{name}' heading"
         positions.append(found[-1])
-    assert positions == sorted(positions), f"{path.name}: Summary, Exercises and Sources must come in that order"
+    assert positions == sorted(positions), (
+        f"{path.name}: Summary, Exercises and Sources must come in that order"
+    )
     sources = nb.cells[-1].source if nb.cells[-1].cell_type == "markdown" else ""
     assert "http" in sources, f"{path.name}: the Sources (last cell) must link its primary sources"
 
 
 def test_exercises_have_placeholders_and_solutions(notebook):
     path, nb = notebook
-    start = max(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "# Exercises" in c.source)
+    start = max(
+        i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "# Exercises" in c.source
+    )
     rest = nb.cells[start:]
     checks = [c for c in rest if c.cell_type == "code" and re.search(r"=\s*None\b", c.source)]
-    solutions = [c for c in rest if c.cell_type == "markdown" and "<summary>Solution</summary>" in c.source]
+    solutions = [
+        c for c in rest if c.cell_type == "markdown" and "<summary>Solution</summary>" in c.source
+    ]
     assert checks, f"{path.name}: exercises need a cell where the learner's answer is None"
-    assert len(solutions) >= len(checks), f"{path.name}: every exercise needs a worked solution in <details>"
+    assert len(solutions) >= len(checks), (
+        f"{path.name}: every exercise needs a worked solution in <details>"
+    )
     for cell in checks:
         outs = "".join(t for t in _output_texts(cell))
-        assert "Not yet" in outs or "Correct!" in outs, f"{path.name}: an exercise cell does not call its checker"
+        assert "Not yet" in outs or "Correct!" in outs, (
+            f"{path.name}: an exercise cell does not call its checker"
+        )

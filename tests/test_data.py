@@ -73,7 +73,9 @@ def server():
     httpd.routes = {}
     httpd.hits = []
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield httpd
     httpd.shutdown()
@@ -143,7 +145,9 @@ def test_checksum_mismatch_is_rejected_and_nothing_is_kept(server, cache, monkey
     server.routes["/changed.txt"] = ("ok", PAYLOAD.replace(b"question", b"answer!!"))  # same size
     _register(monkeypatch, server.url + "/changed.txt")
 
-    with pytest.raises(DatasetError, match=r"discarded: its SHA-256 is [0-9a-f]{64}, expected") as err:
+    with pytest.raises(
+        DatasetError, match=r"discarded: its SHA-256 is [0-9a-f]{64}, expected"
+    ) as err:
         data.download("test-text")
     assert "wiki-news" in str(err.value)  # names the embedded alternative
     assert _files(cache) == []
@@ -210,14 +214,18 @@ def test_corrupt_cached_file_gives_a_clear_error(server, cache, monkeypatch):
     with pytest.raises(DatasetError) as err:
         data.download("test-text")
     assert str(cache) not in str(err.value)  # names the file, not this machine's folder
-    assert server.hits == ["/shakespeare.txt"]  # a corrupt cache is reported, not silently refetched
+    assert server.hits == [
+        "/shakespeare.txt"
+    ]  # a corrupt cache is reported, not silently refetched
 
 
 def test_md5_verified_vectors_load_with_gensims_text_reader(server, cache, monkeypatch):
     """The GloVe path: a gzipped word2vec text file, verified by MD5 + size, read without pickle."""
     words = ["the", "king", "queen", "man", "woman"]
     vectors = np.random.default_rng(0).normal(size=(len(words), 4)).round(5)
-    lines = [f"{len(words)} 4"] + [w + " " + " ".join(f"{x:.5f}" for x in v) for w, v in zip(words, vectors, strict=True)]
+    lines = [f"{len(words)} 4"] + [
+        w + " " + " ".join(f"{x:.5f}" for x in v) for w, v in zip(words, vectors, strict=True)
+    ]
     payload = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
     server.routes["/vectors.gz"] = ("ok", payload)
     entry = dataclasses.replace(
@@ -373,5 +381,7 @@ def test_sentences_are_lower_cased_word_lists(built_text):
     assert len(sentences) > 10_000
     words = [w for s in sentences for w in s]
     assert len(words) > 300_000
-    assert all(w == w.lower() and re.fullmatch(r"[a-z0-9]+(?:['-][a-z0-9]+)*", w) for w in words[:50_000])
+    assert all(
+        w == w.lower() and re.fullmatch(r"[a-z0-9]+(?:['-][a-z0-9]+)*", w) for w in words[:50_000]
+    )
     assert ["anarchism", "is", "a", "political", "philosophy"] == sentences[0][:5]

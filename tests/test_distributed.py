@@ -25,8 +25,16 @@ HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 TORCHRUN = str(Path(sys.executable).with_name("torchrun"))
 GLOBAL_BATCH, STEPS = 8, 6
-CONFIG = training.TrainConfig(max_iters=STEPS, batch_size=GLOBAL_BATCH, block_size=16, lr=3e-3, warmup_iters=2,
-                              eval_interval=3, eval_iters=2, seed=0)
+CONFIG = training.TrainConfig(
+    max_iters=STEPS,
+    batch_size=GLOBAL_BATCH,
+    block_size=16,
+    lr=3e-3,
+    warmup_iters=2,
+    eval_interval=3,
+    eval_iters=2,
+    seed=0,
+)
 
 
 def tiny_setup():
@@ -36,7 +44,11 @@ def tiny_setup():
     torch.manual_seed(0)
     # No biases: a key bias has gradient 0 in exact arithmetic (softmax ignores a shift common to all
     # keys), and Adam turns the rounding noise it gets into full-size steps of either sign.
-    model = GPT(GPTConfig(vocab_size=32, block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.0, bias=False))
+    model = GPT(
+        GPTConfig(
+            vocab_size=32, block_size=16, n_layer=1, n_head=2, n_embd=16, dropout=0.0, bias=False
+        )
+    )
     return model, training.TokenStream(ids[:3600], ids[3600:], 16)
 
 
@@ -59,9 +71,13 @@ def _worker(out: str, mode: str) -> None:
         grads = first_gradients(model, stream, dp.wrap(model), dp.shard(stream, GLOBAL_BATCH))
         result = training.train(model, stream, CONFIG, show_progress=False, distributed=dp)
         if dp.is_main:
-            save_file({k: v.clone() for k, v in model.state_dict().items()}, f"{out}/weights.safetensors")
+            save_file(
+                {k: v.clone() for k, v in model.state_dict().items()}, f"{out}/weights.safetensors"
+            )
             save_file(grads, f"{out}/grads.safetensors")
-            Path(f"{out}/result.json").write_text(json.dumps({"losses": result.train_losses, "evals": result.evals}))
+            Path(f"{out}/result.json").write_text(
+                json.dumps({"losses": result.train_losses, "evals": result.evals})
+            )
         dp.close()
         return
 
@@ -90,13 +106,25 @@ def launch(tmp_path, mode: str, timeout_s: float = 20):
     port, procs, t0 = free_port(), [], time.perf_counter()
     code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import test_distributed as t; t._worker({str(tmp_path)!r}, {mode!r})"
     for rank in range(2):
-        env = {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
-               "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "TEST_TIMEOUT": str(timeout_s),
-               "OMP_NUM_THREADS": "1"}
-        procs.append(subprocess.Popen([PYTHON, "-c", code], env=env, stderr=subprocess.PIPE, text=True))
+        env = {
+            **os.environ,
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "LOCAL_WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "TEST_TIMEOUT": str(timeout_s),
+            "OMP_NUM_THREADS": "1",
+        }
+        procs.append(
+            subprocess.Popen([PYTHON, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+        )
     outs = []
     for rank, p in enumerate(procs):
-        if mode == "hang" and rank == 1:  # it sleeps on purpose; the other has already stopped (or not)
+        if (
+            mode == "hang" and rank == 1
+        ):  # it sleeps on purpose; the other has already stopped (or not)
             p.kill()
         try:
             _, err = p.communicate(timeout=90)
@@ -127,8 +155,12 @@ def one_process():
 def test_shards_cover_the_global_batch_in_order():
     _, stream = tiny_setup()
     full = stream.sample("train", GLOBAL_BATCH, torch.Generator().manual_seed(5))[0]
-    parts = [distributed.ShardedBatches(stream, r, 2).sample("train", GLOBAL_BATCH, torch.Generator().manual_seed(5))[0]
-             for r in range(2)]
+    parts = [
+        distributed.ShardedBatches(stream, r, 2).sample(
+            "train", GLOBAL_BATCH, torch.Generator().manual_seed(5)
+        )[0]
+        for r in range(2)
+    ]
     assert parts[0].shape == (GLOBAL_BATCH // 2, 16)
     assert torch.equal(torch.cat(parts), full)
 
@@ -145,18 +177,27 @@ def test_two_processes_train_like_one_with_the_double_batch(two_processes, one_p
     assert len(logged["losses"]) == STEPS
     assert logged["losses"] == pytest.approx(result.train_losses, rel=1e-5)
     assert [e["step"] for e in logged["evals"]] == [0, 3, 6]
-    assert [e["val_loss"] for e in logged["evals"]] == pytest.approx([e["val_loss"] for e in result.evals], rel=1e-5)
+    assert [e["val_loss"] for e in logged["evals"]] == pytest.approx(
+        [e["val_loss"] for e in result.evals], rel=1e-5
+    )
     weights = load_file(two_processes / "weights.safetensors")
     for name, w in model.state_dict().items():
         torch.testing.assert_close(weights[name], w, rtol=1e-5, atol=1e-6, msg=name)
-    assert not torch.equal(weights["transformer.wte.weight"], tiny_setup()[0].state_dict()["transformer.wte.weight"])
+    assert not torch.equal(
+        weights["transformer.wte.weight"], tiny_setup()[0].state_dict()["transformer.wte.weight"]
+    )
 
 
 def test_a_failing_process_stops_the_other_with_a_clear_line(tmp_path):
-    (rc0, err0), (rc1, err1), = launch(tmp_path, "fail")[0]
+    (
+        (rc0, err0),
+        (rc1, err1),
+    ) = launch(tmp_path, "fail")[0]
     assert rc1 != 0 and "fails on purpose" in err1
     assert rc0 == 4
-    assert "another process of this run failed or stopped answering" in err0.strip().splitlines()[-1]
+    assert (
+        "another process of this run failed or stopped answering" in err0.strip().splitlines()[-1]
+    )
 
 
 def test_a_silent_process_stops_the_other_at_the_timeout(tmp_path):
@@ -169,20 +210,57 @@ def test_a_silent_process_stops_the_other_at_the_timeout(tmp_path):
 def test_torchrun_cli_writes_the_checkpoint_of_one_process_with_the_double_batch(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("the quick brown fox jumps over the lazy dog. " * 200, encoding="utf-8")
-    flags = ["-m", "llmlab", "train", "--text", str(text), "--n-layer", "1", "--n-head", "2", "--n-embd", "16",
-             "--block-size", "16", "--batch-size", "4", "--max-iters", "4", "--eval-interval", "2",
-             "--eval-iters", "2", "--no-bias", "--quiet", "--dist-timeout", "30"]
+    flags = [
+        "-m",
+        "llmlab",
+        "train",
+        "--text",
+        str(text),
+        "--n-layer",
+        "1",
+        "--n-head",
+        "2",
+        "--n-embd",
+        "16",
+        "--block-size",
+        "16",
+        "--batch-size",
+        "4",
+        "--max-iters",
+        "4",
+        "--eval-interval",
+        "2",
+        "--eval-iters",
+        "2",
+        "--no-bias",
+        "--quiet",
+        "--dist-timeout",
+        "30",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    one = subprocess.run([PYTHON, *flags, "--out", str(tmp_path / "one")], capture_output=True, text=True, env=env,
-                         timeout=120)
+    one = subprocess.run(
+        [PYTHON, *flags, "--out", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert one.returncode == 0, one.stderr
-    two = subprocess.run([TORCHRUN, "--standalone", "--nproc_per_node=2", *flags, "--out", str(tmp_path / "two")],
-                         capture_output=True, text=True, env=env, timeout=120)
+    two = subprocess.run(
+        [TORCHRUN, "--standalone", "--nproc_per_node=2", *flags, "--out", str(tmp_path / "two")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert two.returncode == 0, two.stderr
     lines = [json.loads(line) for line in two.stdout.splitlines() if line.startswith("{")]
     assert len(lines) == 1 and lines[0]["processes"] == 2  # only process 0 prints
     assert lines[0]["val_loss"] == pytest.approx(json.loads(one.stdout)["val_loss"], abs=1e-4)
-    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    a, b = (
+        load_file(tmp_path / "one" / "model.safetensors"),
+        load_file(tmp_path / "two" / "model.safetensors"),
+    )
     assert a.keys() == b.keys()
     for name in a:
         torch.testing.assert_close(b[name], a[name], rtol=1e-5, atol=1e-6, msg=name)
@@ -193,19 +271,45 @@ def test_torchrun_cli_writes_the_checkpoint_of_one_process_with_the_double_batch
 @pytest.fixture
 def torchrun_env(monkeypatch):
     """This process looks like rank 0 of 2 under torchrun, with nobody else there."""
-    for name, value in {"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2",
-                        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}.items():
+    for name, value in {
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "WORLD_SIZE": "2",
+        "LOCAL_WORLD_SIZE": "2",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+    }.items():
         monkeypatch.setenv(name, value)
 
 
 def test_a_batch_the_processes_cannot_share_is_one_line(torchrun_env, tmp_path, capsys):
     text = tmp_path / "t.txt"
     text.write_text("abcdefgh " * 100, encoding="utf-8")
-    code = main(["train", "--text", str(text), "--batch-size", "3", "--n-layer", "1", "--n-embd", "16",
-                 "--n-head", "2", "--block-size", "8", "--max-iters", "1", "--quiet"])
+    code = main(
+        [
+            "train",
+            "--text",
+            str(text),
+            "--batch-size",
+            "3",
+            "--n-layer",
+            "1",
+            "--n-embd",
+            "16",
+            "--n-head",
+            "2",
+            "--block-size",
+            "8",
+            "--max-iters",
+            "1",
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
-    assert "--batch-size 3 cannot be shared equally by 2 processes" in err and "multiple of 2" in err
+    assert (
+        "--batch-size 3 cannot be shared equally by 2 processes" in err and "multiple of 2" in err
+    )
 
 
 def test_a_rendezvous_that_never_completes_times_out(torchrun_env):
@@ -241,9 +345,17 @@ def test_launch_local_sets_torchruns_variables(monkeypatch):
         seen.update({k: os.environ[k] for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR")})
         return 0
 
-    script = ["-c", "import os; print(os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'])"]
+    script = [
+        "-c",
+        "import os; print(os.environ['RANK'], os.environ['LOCAL_RANK'], os.environ['WORLD_SIZE'])",
+    ]
     assert [(c, o.split()) for c, o, _ in distributed.launch_local(script, nproc=2)] == [
-        (0, ["0", "0", "2"]), (0, ["1", "1", "2"])]
+        (0, ["0", "0", "2"]),
+        (0, ["1", "1", "2"]),
+    ]
     results = distributed.launch_local(script, nproc=3, rank0=here)
-    assert seen == {"RANK": "0", "WORLD_SIZE": "3", "MASTER_ADDR": "127.0.0.1"} and "RANK" not in os.environ
+    assert (
+        seen == {"RANK": "0", "WORLD_SIZE": "3", "MASTER_ADDR": "127.0.0.1"}
+        and "RANK" not in os.environ
+    )
     assert [o.split() for _, o, _ in results] == [[], ["1", "1", "3"], ["2", "2", "3"]]

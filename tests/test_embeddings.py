@@ -65,7 +65,11 @@ def test_train_word2vec_does_not_depend_on_pythonhashseed():
     outs = set()
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout)
+        outs.add(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
     assert len(outs) == 1
 
 
@@ -130,7 +134,9 @@ def test_offset_consistency_is_one_for_a_shared_offset_and_low_for_random_ones()
     # unit-normalising changes the offsets a little, so compare with the direct computation
     d = np.stack([kv.get_vector(y, norm=True) - kv.get_vector(x, norm=True) for x, y in pairs])
     d /= np.linalg.norm(d, axis=1, keepdims=True)
-    assert emb.offset_consistency(kv, pairs) == pytest.approx((d @ d.T)[np.triu_indices(3, 1)].mean(), abs=1e-6)
+    assert emb.offset_consistency(kv, pairs) == pytest.approx(
+        (d @ d.T)[np.triu_indices(3, 1)].mean(), abs=1e-6
+    )
     # unit vectors whose offsets point the same way: reflections through one plane
     vecs = [[0.6, 0.8, 0, 0], [0.6, -0.8, 0, 0], [0, 0.6, 0.8, 0], [0, -0.6, 0.8, 0]]
     same = _kv(["a", "A", "b", "B"], vecs)
@@ -157,7 +163,9 @@ def test_evaluate_reports_coverage_and_spearman_on_covered_pairs():
     ev = emb.evaluate(kv)
     covered = [(a, b, s) for a, b, s in pairs if a in kv.key_to_index and b in kv.key_to_index]
     assert ev.wordsim353_coverage == pytest.approx(len(covered) / len(pairs))
-    expected = stats.spearmanr([s for *_, s in covered], [kv.similarity(a, b) for a, b, _ in covered])[0]
+    expected = stats.spearmanr(
+        [s for *_, s in covered], [kv.similarity(a, b) for a, b, _ in covered]
+    )[0]
     assert ev.wordsim353 == pytest.approx(expected, abs=1e-9)
     assert 0 <= ev.analogy_coverage < 0.05
     assert sum(s["total"] for s in ev.analogy_sections) == 19544
@@ -204,7 +212,9 @@ def test_window_pairs_matches_the_per_sentence_definition():
     assert got == expected
     # random windows are a subset: never farther than the window, never across sentences
     c2, o2 = emb.window_pairs(ids, sent, 2, np.random.default_rng(0))
-    assert Counter(zip(c2.tolist(), o2.tolist(), strict=True)) <= Counter(zip(c.tolist(), o.tolist(), strict=True))
+    assert Counter(zip(c2.tolist(), o2.tolist(), strict=True)) <= Counter(
+        zip(c.tolist(), o.tolist(), strict=True)
+    )
 
 
 def test_noise_distribution_uses_the_three_quarter_power():
@@ -243,29 +253,44 @@ def test_skipgram_loss_matches_an_independent_computation():
     expected = np.mean(
         [
             -log_sigmoid(u[o] @ v[c]) - sum(log_sigmoid(-(u[n] @ v[c])) for n in negs)
-            for c, o, negs in zip(centre.tolist(), context.tolist(), negatives.tolist(), strict=True)
+            for c, o, negs in zip(
+                centre.tolist(), context.tolist(), negatives.tolist(), strict=True
+            )
         ]
     )
     assert model(centre, context, negatives).item() == pytest.approx(expected, rel=1e-5)
     # and torch's own binary cross-entropy with logits gives the same number
     vc = model.in_embed(centre)
     logits = torch.cat(
-        [(model.out_embed(context) * vc).sum(-1, keepdim=True), torch.bmm(model.out_embed(negatives), vc[:, :, None])[..., 0]],
+        [
+            (model.out_embed(context) * vc).sum(-1, keepdim=True),
+            torch.bmm(model.out_embed(negatives), vc[:, :, None])[..., 0],
+        ],
         dim=1,
     )
     labels = torch.zeros_like(logits)
     labels[:, 0] = 1
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none").sum(1).mean()
+    bce = (
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        .sum(1)
+        .mean()
+    )
     assert model(centre, context, negatives).item() == pytest.approx(bce.item(), rel=1e-6)
 
 
 def test_skipgram_learns_the_toy_corpus():
-    result = emb.train_skipgram(TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=20, batch_size=64, progress=False)
+    result = emb.train_skipgram(
+        TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=20, batch_size=64, progress=False
+    )
     assert result.losses[-1] < result.losses[0]
     # king and queen share every context, so they end closer than king and cat
     assert emb.similarity(result.kv, "king", "queen") > emb.similarity(result.kv, "king", "cat")
-    again = emb.train_skipgram(TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=2, batch_size=64, progress=False)
-    same = emb.train_skipgram(TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=2, batch_size=64, progress=False)
+    again = emb.train_skipgram(
+        TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=2, batch_size=64, progress=False
+    )
+    same = emb.train_skipgram(
+        TOY, dim=16, window=2, min_count=1, sample=1.0, epochs=2, batch_size=64, progress=False
+    )
     assert np.array_equal(again.kv.vectors, same.kv.vectors)
 
 
@@ -327,7 +352,12 @@ def test_export_projector_tsv(tmp_path, small_kv):
     rows = vec.read_text().splitlines()
     assert len(rows) == 3
     assert np.allclose([float(x) for x in rows[2].split("\t")], small_kv["war"], atol=1e-5)
-    assert meta.read_text().splitlines() == ["word\tgroup", "government\tother", "state\tother", "war\tconflict"]
+    assert meta.read_text().splitlines() == [
+        "word\tgroup",
+        "government\tother",
+        "state\tother",
+        "war\tconflict",
+    ]
     _, meta2 = emb.export_projector_tsv(small_kv, tmp_path / "plain", words)
     assert meta2.read_text().splitlines() == words
 
@@ -344,7 +374,9 @@ def test_projection_scatter_has_hover_labels_and_groups(small_kv):
     assert "other" in names and set(groups) <= names
     assert all(len(t.text) == len(t.x) for t in fig.data)
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
-    fig3 = plots.projection_scatter(small_kv, small_kv.index_to_key[:40], method="tsne", dim=3, iterations=300)
+    fig3 = plots.projection_scatter(
+        small_kv, small_kv.index_to_key[:40], method="tsne", dim=3, iterations=300
+    )
     assert fig3.data[0].type == "scatter3d"
 
 
@@ -369,7 +401,9 @@ def test_neighbour_explorer_shows_a_static_table(small_kv, capsys):
 def test_exercise_checkers(small_kv, capsys):
     kv = small_kv
     u, v = kv["government"], kv["state"]
-    assert ex.check_cosine_similarity(float(u @ v / np.linalg.norm(u) / np.linalg.norm(v)), kv, "government", "state")
+    assert ex.check_cosine_similarity(
+        float(u @ v / np.linalg.norm(u) / np.linalg.norm(v)), kv, "government", "state"
+    )
     assert not ex.check_cosine_similarity(float(u @ v), kv, "government", "state")
     assert "dot product" in capsys.readouterr().out
     assert not ex.check_cosine_similarity(None, kv, "government", "state")

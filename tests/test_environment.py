@@ -19,7 +19,15 @@ def test_report_reads_no_network_and_covers_the_essentials(monkeypatch, tmp_path
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     rows = dict(environment.report(torch.device("cpu")))
-    for key in ("Python", "torch", "gensim", "ipywidgets", "device", "torch threads", "memory available"):
+    for key in (
+        "Python",
+        "torch",
+        "gensim",
+        "ipywidgets",
+        "device",
+        "torch threads",
+        "memory available",
+    ):
         assert rows[key], key
     assert rows["torch"] == torch.__version__
     assert rows["device"].startswith("cpu")
@@ -46,12 +54,17 @@ def test_lesson_runs_with_and_without_records(tmp_path):
     assert [r["lesson"] for r in rows] == [x.stem for x in course.LESSONS]
     assert all(r["run time"] == environment.NOT_MEASURED for r in rows)
 
-    records = {"04_mini_gpt.ipynb": {"notebook": "04_mini_gpt.ipynb", "wall_s": 171.4, "peak_mb": 1210},
-               "00_start_here.ipynb": {"notebook": "00_start_here.ipynb", "wall_s": 12.2, "peak_mb": 400}}
+    records = {
+        "04_mini_gpt.ipynb": {"notebook": "04_mini_gpt.ipynb", "wall_s": 171.4, "peak_mb": 1210},
+        "00_start_here.ipynb": {"notebook": "00_start_here.ipynb", "wall_s": 12.2, "peak_mb": 400},
+    }
     file = tmp_path / "runs.json"
     file.write_text(json.dumps(records))
     rows = {r["lesson"]: r for r in environment.lesson_runs(environment.load_run_records(file))}
-    assert rows["04_mini_gpt"]["run time"] == "2.9 min" and rows["04_mini_gpt"]["peak memory"] == "1210 MB"
+    assert (
+        rows["04_mini_gpt"]["run time"] == "2.9 min"
+        and rows["04_mini_gpt"]["peak memory"] == "1210 MB"
+    )
     assert rows["00_start_here"]["run time"] == "12 s"
     assert rows["01_word_embeddings"]["run time"] == environment.NOT_MEASURED
 
@@ -93,6 +106,8 @@ def test_check_internet_online_and_offline():
     assert message.startswith("offline") and "embedded data" in message
 
 
-@pytest.mark.parametrize("seconds, text", [(5.04, "5 s"), (89, "89 s"), (90, "1.5 min"), (600, "10.0 min")])
+@pytest.mark.parametrize(
+    "seconds, text", [(5.04, "5 s"), (89, "89 s"), (90, "1.5 min"), (600, "10.0 min")]
+)
 def test_run_time_wording(seconds, text):
     assert environment._minutes(seconds) == text

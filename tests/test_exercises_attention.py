@@ -46,7 +46,9 @@ def test_block_parameter_formula_matches_the_gpt_block():
     from llmlab.gpt import Block, GPTConfig
 
     for d, heads, bias in [(64, 4, True), (48, 3, False), (32, 1, True)]:
-        block = Block(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=heads, n_embd=d, bias=bias))
+        block = Block(
+            GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=heads, n_embd=d, bias=bias)
+        )
         assert sum(p.numel() for p in block.parameters()) == ex.block_parameter_count(d, bias=bias)
 
 

@@ -12,7 +12,12 @@ GOOD_CLAIMS = {
 
 
 def test_placeholders_get_a_hint(capsys):
-    for check in (ex.check_family_for_task, ex.check_mlm_counts, ex.check_span_corruption, ex.check_claims):
+    for check in (
+        ex.check_family_for_task,
+        ex.check_mlm_counts,
+        ex.check_span_corruption,
+        ex.check_claims,
+    ):
         assert check(None) is False
     assert capsys.readouterr().out.count("Not yet") == 4
 
@@ -20,8 +25,12 @@ def test_placeholders_get_a_hint(capsys):
 def test_right_answers_pass(capsys):
     assert ex.check_family_for_task(dict(ex.TASKS))
     assert ex.check_mlm_counts((76.8, 61.44))
-    assert ex.check_span_corruption(("Thank you <X> me to your party <Y> week .".split(),
-                                     "<X> for inviting <Y> last <Z>".split()))
+    assert ex.check_span_corruption(
+        (
+            "Thank you <X> me to your party <Y> week .".split(),
+            "<X> for inviting <Y> last <Z>".split(),
+        )
+    )
     assert ex.check_claims(GOOD_CLAIMS)
     assert capsys.readouterr().out.count("Correct!") == 4
 
@@ -29,8 +38,9 @@ def test_right_answers_pass(capsys):
 def test_wrong_answers_fail_with_hints(capsys):
     assert not ex.check_family_for_task({t: "decoder" for t in ex.TASKS})
     assert not ex.check_mlm_counts((76.8, 76.8))
-    assert not ex.check_span_corruption(("Thank you <X> me to your party <Y> week .".split(),
-                                         "<X> for inviting <Y> last".split()))
+    assert not ex.check_span_corruption(
+        ("Thank you <X> me to your party <Y> week .".split(), "<X> for inviting <Y> last".split())
+    )
     assert not ex.check_claims({**GOOD_CLAIMS, "GPT-3's context was 4096 tokens": True})
     assert not ex.check_mlm_counts("seventy")  # malformed: a hint, not a traceback
     out = capsys.readouterr().out

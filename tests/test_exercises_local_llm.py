@@ -34,14 +34,25 @@ def test_figures_draw():
     from llmlab import inference
     from llmlab.plots import local_llm as plots
 
-    runs = [{"label": "GPT-2 style", "evals": [{"step": 0, "val_loss": 4.5}, {"step": 2, "val_loss": 3.0}],
-             "step_seconds": [0.1, 0.2]},
-            {"label": "LLaMA style", "evals": [{"step": 0, "val_loss": 4.5}, {"step": 2, "val_loss": 2.9}],
-             "step_seconds": [0.15, 0.3]}]
+    runs = [
+        {
+            "label": "GPT-2 style",
+            "evals": [{"step": 0, "val_loss": 4.5}, {"step": 2, "val_loss": 3.0}],
+            "step_seconds": [0.1, 0.2],
+        },
+        {
+            "label": "LLaMA style",
+            "evals": [{"step": 0, "val_loss": 4.5}, {"step": 2, "val_loss": 2.9}],
+            "step_seconds": [0.15, 0.3],
+        },
+    ]
     assert len(plots.training_curves(runs).axes) == 2
     block = np.linspace(-1, 1, 32)
     assert plots.block_picture(block, {"Q8_0": block, "Q4_0": block}).axes
-    errs = {"Q8_0": {"a": np.ones(10), "b": np.ones(10)}, "Q4_0": {"a": np.ones(10), "b": -np.ones(10)}}
+    errs = {
+        "Q8_0": {"a": np.ones(10), "b": np.ones(10)},
+        "Q4_0": {"a": np.ones(10), "b": -np.ones(10)},
+    }
     assert len(plots.error_histograms(errs, ["a", "b"]).axes) == 2
     assert plots.layer_errors({"Q8_0": {"a": 0.01}, "Q4_0": {"a": 0.1}}).axes
     assert plots.memory_bars(inference.inference_memory_table()).axes

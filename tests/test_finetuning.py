@@ -25,7 +25,9 @@ def tok():
 
 def tiny_gpt(vocab_size, block_size=128):
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=32))
+    return GPT(
+        GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=2, n_head=2, n_embd=32)
+    )
 
 
 # ---------------------------------------------------------------- the data
@@ -41,8 +43,18 @@ def test_no_overlap_between_training_and_held_out(data):
     assert not train_instr & {e.instruction for e in data.held_out}
     assert not set(data.train_words) & set(data.held_out_words)
     # word tasks: no held-out word ever appears in a training instruction
-    train_words = {w for e in data.train if e.kind != "capital" for w in e.instruction.split(": ", 1)[1].split()}
-    held_words = {w for e in data.held_out if e.kind != "capital" for w in e.instruction.split(": ", 1)[1].split()}
+    train_words = {
+        w
+        for e in data.train
+        if e.kind != "capital"
+        for w in e.instruction.split(": ", 1)[1].split()
+    }
+    held_words = {
+        w
+        for e in data.held_out
+        if e.kind != "capital"
+        for w in e.instruction.split(": ", 1)[1].split()
+    }
     assert held_words and not train_words & held_words
     assert held_words <= set(data.held_out_words)
 
@@ -54,7 +66,9 @@ def test_capital_held_out_is_a_new_wording_of_a_known_fact(data):
     for e in held:
         country = next(c for c, cap in ft.CAPITALS if cap == e.response)
         seen = [i for i, _ in train_pairs if country in i]
-        assert len(seen) == len(ft.CAPITAL_QUESTIONS) - 1  # the fact was taught in the two other wordings
+        assert (
+            len(seen) == len(ft.CAPITAL_QUESTIONS) - 1
+        )  # the fact was taught in the two other wordings
         assert e.instruction not in seen
 
 
@@ -120,11 +134,13 @@ def test_batches_shapes_padding_and_splits(data, tok):
     assert len(batches.tensors["val"][0]) == len(data.held_out)
     x, y = batches.sample("val", 8, torch.Generator().manual_seed(1))
     assert x.shape == y.shape and x.shape[0] == 8 and x.shape[1] <= X.shape[1]
-    assert (y[:, -1] != ft.IGNORE_INDEX).any()  # trimmed to the longest example of the batch, no further
+    assert (
+        y[:, -1] != ft.IGNORE_INDEX
+    ).any()  # trimmed to the longest example of the batch, no further
     Xv, Yv = batches.tensors["val"]
     rows = torch.randint(len(Xv), (8,), generator=torch.Generator().manual_seed(1))  # the same draw
     assert torch.equal(x, Xv[rows, : x.shape[1]]) and torch.equal(y, Yv[rows, : x.shape[1]])
-    assert (Yv[rows, x.shape[1]:] == ft.IGNORE_INDEX).all()  # only padding was cut
+    assert (Yv[rows, x.shape[1] :] == ft.IGNORE_INDEX).all()  # only padding was cut
     with pytest.raises(ValueError, match="split"):
         batches.sample("test", 2)
     with pytest.raises(ValueError, match="block_size"):
@@ -145,7 +161,7 @@ def naive_greedy(model, tok, instruction, steps):
     for _ in range(steps):
         logits, _ = model(torch.tensor([ids]))
         ids.append(int(logits[0, -1].argmax()))
-    out = tok.decode(ids[len(tok.encode(ft.format_prompt(instruction))):])
+    out = tok.decode(ids[len(tok.encode(ft.format_prompt(instruction))) :])
     return out.split(ft.END)[0]
 
 
@@ -171,8 +187,20 @@ def test_a_few_sft_steps_lower_the_response_loss(data, tok):
 
     model = tiny_gpt(tok.vocab_size)
     batches = ft.InstructionBatches(data, tok)
-    result = train(model, batches, TrainConfig(max_iters=60, batch_size=16, block_size=128, lr=3e-3,
-                                               warmup_iters=5, eval_interval=60, eval_iters=3), show_progress=False)
+    result = train(
+        model,
+        batches,
+        TrainConfig(
+            max_iters=60,
+            batch_size=16,
+            block_size=128,
+            lr=3e-3,
+            warmup_iters=5,
+            eval_interval=60,
+            eval_iters=3,
+        ),
+        show_progress=False,
+    )
     assert result.evals[-1]["train_loss"] < result.evals[0]["train_loss"] - 0.5
 
 
@@ -183,13 +211,19 @@ def test_weight_change_and_corpus_loss(tok):
     with torch.no_grad():
         after.transformer.h[1].attn.q_proj.weight.mul_(1.5)
     rows = {r["name"]: r for r in ft.weight_change(before, after)}
-    assert rows["transformer.h.1.attn.q_proj.weight"]["relative change"] == pytest.approx(0.5, rel=1e-5)
+    assert rows["transformer.h.1.attn.q_proj.weight"]["relative change"] == pytest.approx(
+        0.5, rel=1e-5
+    )
     assert rows["transformer.h.1.attn.q_proj.weight"]["layer"] == "block 1"
     assert rows["transformer.h.0.attn.q_proj.weight"]["relative change"] == 0
     ids = torch.tensor(tok.encode(load_text("wiki-news")[:5000]))
     a = ft.corpus_loss(before, ids, block_size=64, n_batches=2, batch_size=4)
-    assert a == ft.corpus_loss(before, ids, block_size=64, n_batches=2, batch_size=4)  # same windows
-    assert a == pytest.approx(torch.log(torch.tensor(float(tok.vocab_size))).item(), rel=0.05)  # untrained
+    assert a == ft.corpus_loss(
+        before, ids, block_size=64, n_batches=2, batch_size=4
+    )  # same windows
+    assert a == pytest.approx(
+        torch.log(torch.tensor(float(tok.vocab_size))).item(), rel=0.05
+    )  # untrained
 
 
 # ---------------------------------------------------------------- exercises

@@ -65,7 +65,9 @@ def test_bad_sampling_arguments():
 def test_sampling_follows_the_distribution():
     probs = torch.tensor([0.1, 0.6, 0.3])
     g = torch.Generator().manual_seed(0)
-    draws = torch.multinomial(sampling_probs(probs.log(), 1.0).expand(20000, 3), 1, replacement=True, generator=g)
+    draws = torch.multinomial(
+        sampling_probs(probs.log(), 1.0).expand(20000, 3), 1, replacement=True, generator=g
+    )
     freq = torch.bincount(draws.flatten(), minlength=3) / 20000
     torch.testing.assert_close(freq, probs, atol=0.02, rtol=0)
 
@@ -82,8 +84,12 @@ def test_greedy_equals_argmax_loop(model):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [dict(temperature=0), dict(temperature=1.0, seed=3), dict(temperature=0.8, top_k=5, seed=1),
-     dict(temperature=1.2, top_p=0.9, seed=2)],
+    [
+        dict(temperature=0),
+        dict(temperature=1.0, seed=3),
+        dict(temperature=0.8, top_k=5, seed=1),
+        dict(temperature=1.2, top_p=0.9, seed=2),
+    ],
 )
 def test_kv_cache_gives_the_same_tokens(model, kwargs):
     prompt = torch.tensor([[5, 6, 7, 8]])

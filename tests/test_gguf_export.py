@@ -48,8 +48,14 @@ def test_round_trip_through_gguf_reader(tmp_path, small, weight_type):
     assert meta["llama.rope.dimension_count"] == cfg.head_dim
     assert meta["tokenizer.ggml.model"] == "llama"
     assert meta["tokenizer.ggml.tokens"] == [ge.SPACE if c == " " else c for c in tok.chars]
-    assert meta["general.file_type"] == int(getattr(gguf.LlamaFileType, {
-        "F32": "ALL_F32", "F16": "MOSTLY_F16", "Q8_0": "MOSTLY_Q8_0", "Q4_0": "MOSTLY_Q4_0"}[weight_type]))
+    assert meta["general.file_type"] == int(
+        getattr(
+            gguf.LlamaFileType,
+            {"F32": "ALL_F32", "F16": "MOSTLY_F16", "Q8_0": "MOSTLY_Q8_0", "Q4_0": "MOSTLY_Q4_0"}[
+                weight_type
+            ],
+        )
+    )
     types = {t.name: t.tensor_type.name for t in reader.tensors}
     assert types["blk.0.attn_norm.weight"] == "F32"  # norms stay float32
     assert types["blk.1.ffn_gate.weight"] == weight_type
@@ -61,7 +67,9 @@ def test_round_trip_through_gguf_reader(tmp_path, small, weight_type):
     for ours, theirs in names.items():
         expected = w[ours]
         if expected.dim() == 2 and weight_type in ("Q8_0", "Q4_0"):
-            expected = quantization.dequantize(quantization.quantize(expected, 8 if weight_type == "Q8_0" else 4))
+            expected = quantization.dequantize(
+                quantization.quantize(expected, 8 if weight_type == "Q8_0" else 4)
+            )
         elif expected.dim() == 2 and weight_type == "F16":
             expected = expected.half().float()
         assert np.array_equal(got[theirs], expected.numpy()), theirs

@@ -127,14 +127,22 @@ def hf_gpt2(tmp_path_factory):
     transformers = pytest.importorskip("transformers")
     torch.manual_seed(0)
     config = transformers.GPT2Config(
-        vocab_size=100, n_positions=64, n_embd=32, n_layer=2, n_head=2,
-        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
+        vocab_size=100,
+        n_positions=64,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
     )
     hf = transformers.GPT2LMHeadModel(config).eval()
     with torch.no_grad():  # random LayerNorm parameters too, so that their loading is tested
         for name, p in hf.named_parameters():
             if "ln" in name or name.endswith("bias"):
-                p.normal_(0.0, 0.5 if "ln" not in name else 0.2).add_(1.0 if name.endswith("ln_1.weight") else 0.0)
+                p.normal_(0.0, 0.5 if "ln" not in name else 0.2).add_(
+                    1.0 if name.endswith("ln_1.weight") else 0.0
+                )
     path = tmp_path_factory.mktemp("hf-gpt2")
     hf.save_pretrained(path, safe_serialization=True)
     return hf, path
@@ -144,7 +152,9 @@ def test_load_hf_gpt2_logits_equal_transformers(hf_gpt2):
     hf, path = hf_gpt2
     ours = load_hf_gpt2(path)
     assert not ours.training
-    assert ours.config.n_layer == 2 and ours.config.block_size == 64 and ours.config.vocab_size == 100
+    assert (
+        ours.config.n_layer == 2 and ours.config.block_size == 64 and ours.config.vocab_size == 100
+    )
     assert ours.lm_head.weight is ours.transformer.wte.weight
     idx = torch.randint(0, 100, (2, 40))
     with torch.no_grad():
@@ -165,4 +175,6 @@ def test_gelu_choice():
     x = torch.randn(50)
     torch.testing.assert_close(exact.transformer.h[0].mlp.gelu(x), F.gelu(x))
     with pytest.raises(ValueError, match="gelu_approximate"):
-        GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=8, gelu_approximate="fast")
+        GPTConfig(
+            vocab_size=10, block_size=8, n_layer=1, n_head=1, n_embd=8, gelu_approximate="fast"
+        )

@@ -15,9 +15,14 @@ def test_pattern_keys_on_a_known_sequence():
     k = heads.pattern_keys(ids, SPACE)
     assert k["previous"][0, 4].nonzero().flatten().tolist() == [3]
     assert k["first"][0, 5].nonzero().flatten().tolist() == [0]
-    assert k["word start"][0, 4].nonzero().flatten().tolist() == [3]  # word begins after the space at 2
+    assert k["word start"][0, 4].nonzero().flatten().tolist() == [
+        3
+    ]  # word begins after the space at 2
     assert k["same char"][0, 5].nonzero().flatten().tolist() == [0, 3]  # earlier 1s
-    assert k["after same char"][0, 5].nonzero().flatten().tolist() == [1, 4]  # what followed the earlier 1s
+    assert k["after same char"][0, 5].nonzero().flatten().tolist() == [
+        1,
+        4,
+    ]  # what followed the earlier 1s
 
 
 def test_a_previous_token_head_scores_one_and_uniform_gets_the_even_share():
@@ -76,15 +81,31 @@ def test_ablation_losses_matches_ablating_by_hand():
 
 
 def test_findings_state_what_was_measured():
-    scores = {"previous": torch.tensor([[0.9, 0.1], [0.1, 0.2]]), "self": torch.tensor([[0.05, 0.2], [0.1, 0.25]])}
+    scores = {
+        "previous": torch.tensor([[0.9, 0.1], [0.1, 0.2]]),
+        "self": torch.tensor([[0.05, 0.2], [0.1, 0.25]]),
+    }
     even = {"previous": 0.1, "self": 0.1}
     names = heads.name_heads(scores, even, threshold=0.3)
-    assert names == {(0, 0): "previous-character head", (0, 1): "mixed", (1, 0): "mixed", (1, 1): "mixed"}
+    assert names == {
+        (0, 0): "previous-character head",
+        (0, 1): "mixed",
+        (1, 0): "mixed",
+        (1, 1): "mixed",
+    }
     change = torch.tensor([[0.8, 0.01], [0.002, 0.06]])
     text = " ".join(heads.findings(scores, even, names, change, threshold=0.3, small=0.05))
-    assert "1 of 4 heads put at least 30% of their weight on one pattern: layer 0 head 0 (previous-character head)" in text
-    assert "The other 3 are 'mixed'" in text and "is 25%" in text  # the largest share of a mixed head
+    assert (
+        "1 of 4 heads put at least 30% of their weight on one pattern: layer 0 head 0 (previous-character head)"
+        in text
+    )
+    assert (
+        "The other 3 are 'mixed'" in text and "is 25%" in text
+    )  # the largest share of a mixed head
     assert "layer 0 head 0 (previous-character head): +0.800" in text
-    assert "2 of 4 heads raise it by 0.05 or more when switched off (layer 0 head 0, layer 1 head 1)" in text
+    assert (
+        "2 of 4 heads raise it by 0.05 or more when switched off (layer 0 head 0, layer 1 head 1)"
+        in text
+    )
     assert "The heads it needs that much sit in layers 0, 1 of 0..1." in text
     assert "1 of the 1 heads with a clear pattern are among those the model needs most" in text

@@ -9,14 +9,19 @@ from llmlab.memory import LLAMA2
 def test_weights_at_each_precision():
     rows = {(r.model, r.weights_format, r.attention): r for r in inference.inference_memory_table()}
     seven = rows[("LLaMA 2 7B", "4-bit (Q4_0)", "MHA")]
-    assert seven.weights == pytest.approx(6_738_415_616 * 4.5 / 8)  # 3.79 GB: why a 7B model runs in ~4 GB
+    assert seven.weights == pytest.approx(
+        6_738_415_616 * 4.5 / 8
+    )  # 3.79 GB: why a 7B model runs in ~4 GB
     assert 3.7e9 < seven.weights < 3.9e9
     assert rows[("LLaMA 2 7B", "16-bit (fp16)", "MHA")].weights == 2 * 6_738_415_616
     # 7B at 4,096 tokens: 2 x 32 layers x 32 heads x 128 x 2 bytes = 512 KiB per token, 2 GiB in all
     assert seven.kv_cache == 2 * 32 * 32 * 128 * 2 * 4096
     assert seven.published and not rows[("LLaMA 2 7B", "4-bit (Q4_0)", "GQA-8")].published
     seventy = rows[("LLaMA 2 70B", "16-bit (fp16)", "GQA-8")]
-    assert seventy.published and rows[("LLaMA 2 70B", "16-bit (fp16)", "MHA")].kv_cache == 8 * seventy.kv_cache
+    assert (
+        seventy.published
+        and rows[("LLaMA 2 70B", "16-bit (fp16)", "MHA")].kv_cache == 8 * seventy.kv_cache
+    )
     assert seven.fits(8) and not seven.fits(4)
     assert not rows[("LLaMA 2 70B", "4-bit (Q4_0)", "GQA-8")].fits(32)
     assert len(rows) == len(LLAMA2) * 3 * 2

@@ -36,18 +36,49 @@ def test_every_row_is_sourced_and_in_units(models):
 
 def test_required_models_present(models):
     names = {m.name for m in models}
-    for required in ["GPT-1", "BERT-Base", "BERT-Large", "GPT-2 XL", "GPT-3", "BART-Large", "T5-11B",
-                     "Flan-T5-Small", "Flan-T5-XXL", "CodeT5+ 16B", "LLaMA-7B", "LLaMA-65B",
-                     "Llama-2-7B", "Llama-2-70B", "Falcon-7B", "Falcon-40B", "Falcon-180B",
-                     "Claude 2", "GPT-4", "GPT-4-32k"]:
+    for required in [
+        "GPT-1",
+        "BERT-Base",
+        "BERT-Large",
+        "GPT-2 XL",
+        "GPT-3",
+        "BART-Large",
+        "T5-11B",
+        "Flan-T5-Small",
+        "Flan-T5-XXL",
+        "CodeT5+ 16B",
+        "LLaMA-7B",
+        "LLaMA-65B",
+        "Llama-2-7B",
+        "Llama-2-70B",
+        "Falcon-7B",
+        "Falcon-40B",
+        "Falcon-180B",
+        "Claude 2",
+        "GPT-4",
+        "GPT-4-32k",
+    ]:
         assert required in names
 
 
-@pytest.mark.parametrize("name, context", [
-    ("GPT-1", 512), ("GPT-2 XL", 1024), ("GPT-3", 2048), ("BERT-Base", 512), ("BERT-Large", 512),
-    ("LLaMA-7B", 2048), ("LLaMA-65B", 2048), ("Llama-2-7B", 4096), ("Llama-2-70B", 4096),
-    ("GPT-4", 8192), ("GPT-4-32k", 32768), ("Claude 2", 100_000), ("Claude 2.1", 200_000),
-])
+@pytest.mark.parametrize(
+    "name, context",
+    [
+        ("GPT-1", 512),
+        ("GPT-2 XL", 1024),
+        ("GPT-3", 2048),
+        ("BERT-Base", 512),
+        ("BERT-Large", 512),
+        ("LLaMA-7B", 2048),
+        ("LLaMA-65B", 2048),
+        ("Llama-2-7B", 4096),
+        ("Llama-2-70B", 4096),
+        ("GPT-4", 8192),
+        ("GPT-4-32k", 32768),
+        ("Claude 2", 100_000),
+        ("Claude 2.1", 200_000),
+    ],
+)
 def test_context_lengths_that_popular_summaries_get_wrong(models, name, context):
     assert ls.find(models, name).context_tokens == context
 
@@ -118,19 +149,29 @@ def test_llama2_facts_are_figures_not_only_notes(models):
     assert {m.training_tokens_billions for m in llama2} == {2000}
     # grouped-query attention only in the two bigger models (Llama 2 paper, Table 1)
     assert {m.name: m.attention for m in llama2} == {
-        "Llama-2-7B": "multi-head", "Llama-2-13B": "multi-head",
-        "Llama-2-34B": "grouped-query", "Llama-2-70B": "grouped-query"}
+        "Llama-2-7B": "multi-head",
+        "Llama-2-13B": "multi-head",
+        "Llama-2-34B": "grouped-query",
+        "Llama-2-70B": "grouped-query",
+    }
     assert "not released" in ls.find(models, "Llama-2-34B").notes
     # "40% more total tokens" than Llama 1's largest models (1.4T)
-    assert ls.find(models, "Llama-2-7B").training_tokens_billions / ls.find(models, "LLaMA-65B").training_tokens_billions \
-        == pytest.approx(1.4, abs=0.03)
-    assert ls.format_tokens(1400) == "1.4T" and ls.format_tokens(300) == "300B" and ls.format_tokens(None) == "-"
+    assert ls.find(models, "Llama-2-7B").training_tokens_billions / ls.find(
+        models, "LLaMA-65B"
+    ).training_tokens_billions == pytest.approx(1.4, abs=0.03)
+    assert (
+        ls.format_tokens(1400) == "1.4T"
+        and ls.format_tokens(300) == "300B"
+        and ls.format_tokens(None) == "-"
+    )
 
 
 def test_source_labels():
     assert ls.source_label("https://arxiv.org/abs/2307.09288") == "arXiv 2307.09288"
-    assert ls.source_label("https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json") == \
-        "HF meta-llama/Llama-2-7b-hf"
+    assert (
+        ls.source_label("https://huggingface.co/meta-llama/Llama-2-7b-hf/blob/main/config.json")
+        == "HF meta-llama/Llama-2-7b-hf"
+    )
 
 
 def _write(tmp_path, rows):
@@ -142,26 +183,42 @@ def _write(tmp_path, rows):
     return path
 
 
-GOOD = dict(name="X", series="X", organisation="Org", year="2020", released="2020-05", family="decoder",
-            objective="causal LM", parameters_millions="100", layers="12", context_tokens="1024",
-            source="https://example.org/paper", parameters_source="", layers_source="", context_source="",
-            notes="")
+GOOD = dict(
+    name="X",
+    series="X",
+    organisation="Org",
+    year="2020",
+    released="2020-05",
+    family="decoder",
+    objective="causal LM",
+    parameters_millions="100",
+    layers="12",
+    context_tokens="1024",
+    source="https://example.org/paper",
+    parameters_source="",
+    layers_source="",
+    context_source="",
+    notes="",
+)
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"source": ""}, "no source"),
-    ({"source": "arxiv 1234"}, "https"),
-    ({"family": "encoder-only"}, "family"),
-    ({"year": "1999", "released": "1999-01"}, "implausible"),
-    ({"released": "2021-05"}, "YYYY-MM"),
-    ({"parameters_millions": "-5"}, "positive"),
-    ({"parameters_millions": "175e9"}, "millions"),
-    ({"parameters_millions": "lots"}, "not a number"),
-    ({"parameters_millions": ""}, "notes"),
-    ({"layers": "", "layers_source": "https://example.org/card"}, "a source needs a figure"),
-    ({"attention": "sparse-ish"}, "attention"),
-    ({"training_tokens_billions": "2e12"}, "billions"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"source": ""}, "no source"),
+        ({"source": "arxiv 1234"}, "https"),
+        ({"family": "encoder-only"}, "family"),
+        ({"year": "1999", "released": "1999-01"}, "implausible"),
+        ({"released": "2021-05"}, "YYYY-MM"),
+        ({"parameters_millions": "-5"}, "positive"),
+        ({"parameters_millions": "175e9"}, "millions"),
+        ({"parameters_millions": "lots"}, "not a number"),
+        ({"parameters_millions": ""}, "notes"),
+        ({"layers": "", "layers_source": "https://example.org/card"}, "a source needs a figure"),
+        ({"attention": "sparse-ish"}, "attention"),
+        ({"training_tokens_billions": "2e12"}, "billions"),
+    ],
+)
 def test_validation_rejects_bad_rows(tmp_path, change, message):
     with pytest.raises(ls.ModelTableError, match=message):
         ls.load_models(_write(tmp_path, [{**GOOD, **change}]))
@@ -180,7 +237,9 @@ def test_landscape_figures(models):
     plotted = sum(len(t.x) for t in fig.data)
     assert plotted == sum(m.parameters is not None for m in models)
     assert fig.layout.yaxis.type == "log"
-    assert "GPT-4" in " ".join(a.text for a in fig.layout.annotations if a.text.startswith("Not plotted"))
+    assert "GPT-4" in " ".join(
+        a.text for a in fig.layout.annotations if a.text.startswith("Not plotted")
+    )
     ctx = pl.landscape_figure(models, "context")
     assert {t.name for t in ctx.data} == {"encoder", "encoder-decoder", "decoder", "undisclosed"}
     with pytest.raises(ValueError, match="parameters"):

@@ -12,8 +12,15 @@ transformers = pytest.importorskip("transformers")
 def hf_model(tmp_path, n_kv_heads=2, tie=False, rope_theta=500.0, seed=0):
     """A small random HF LLaMA, saved with safetensors; returns (hf model, folder)."""
     cfg = transformers.LlamaConfig(
-        vocab_size=61, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=8,
-        num_key_value_heads=n_kv_heads, max_position_embeddings=64, rope_theta=rope_theta, rms_norm_eps=1e-5,
+        vocab_size=61,
+        hidden_size=64,
+        intermediate_size=96,
+        num_hidden_layers=2,
+        num_attention_heads=8,
+        num_key_value_heads=n_kv_heads,
+        max_position_embeddings=64,
+        rope_theta=rope_theta,
+        rms_norm_eps=1e-5,
         tie_word_embeddings=tie,
     )
     torch.manual_seed(seed)
@@ -63,7 +70,9 @@ def test_rope_pairing_is_split_halves(tmp_path):
         expected = hf(idx).logits
         original = positional.apply_rope
         try:  # swap the pairing inside the model: the match must break
-            llama.apply_rope = lambda x, pos, base, interleaved: original(x, pos, base, interleaved=True)
+            llama.apply_rope = lambda x, pos, base, interleaved: original(
+                x, pos, base, interleaved=True
+            )
             wrong, _ = ours(idx)
         finally:
             llama.apply_rope = original
@@ -71,12 +80,16 @@ def test_rope_pairing_is_split_halves(tmp_path):
 
 
 def test_trains_and_generates_like_the_gpt():
-    cfg = llama.LlamaConfig(vocab_size=20, block_size=16, n_layer=2, n_head=4, n_embd=32, n_kv_head=2)
+    cfg = llama.LlamaConfig(
+        vocab_size=20, block_size=16, n_layer=2, n_head=4, n_embd=32, n_kv_head=2
+    )
     assert cfg.d_ff == 96  # int(2/3 * 4 * 32) = 85, rounded up to a multiple of 32
     torch.manual_seed(0)
     model = llama.Llama(cfg)
     ids = torch.arange(400) % 20  # a repeating sequence: easy to learn
-    tc = training.TrainConfig(max_iters=60, batch_size=8, block_size=16, lr=3e-3, eval_interval=60, eval_iters=2)
+    tc = training.TrainConfig(
+        max_iters=60, batch_size=8, block_size=16, lr=3e-3, eval_interval=60, eval_iters=2
+    )
     result = training.train(model, ids[:360], ids[360:], tc, show_progress=False)
     assert result.evals[-1]["val_loss"] < 0.5 * result.evals[0]["val_loss"]
     with_cache = generation.generate(model, [0, 1, 2], 20, temperature=0)
@@ -111,9 +124,17 @@ def test_bad_input_one_line(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
         llama.load_hf_llama(tmp_path)
     with pytest.raises(ValueError, match="rope_parameters.rope_type"):
-        llama.config_from_hf(dict(vocab_size=10, hidden_size=8, num_attention_heads=2, num_hidden_layers=1,
-                                  intermediate_size=8, max_position_embeddings=8,
-                                  rope_parameters={"rope_type": "llama3", "rope_theta": 1e4}))
+        llama.config_from_hf(
+            dict(
+                vocab_size=10,
+                hidden_size=8,
+                num_attention_heads=2,
+                num_hidden_layers=1,
+                intermediate_size=8,
+                max_position_embeddings=8,
+                rope_parameters={"rope_type": "llama3", "rope_theta": 1e4},
+            )
+        )
 
 
 def test_shipped_llama_checkpoint():

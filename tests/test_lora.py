@@ -68,7 +68,9 @@ def test_only_adapter_parameters_are_trainable():
     idx = torch.randint(20, (4, 12))
     model(idx, idx)[1].backward()
     opt.step()
-    assert all(torch.equal(p, frozen[n]) for n, p in model.named_parameters() if not p.requires_grad)
+    assert all(
+        torch.equal(p, frozen[n]) for n, p in model.named_parameters() if not p.requires_grad
+    )
     assert all(p.grad is None for p in model.parameters() if not p.requires_grad)
 
 
@@ -88,7 +90,9 @@ def test_merged_outputs_equal_adapted_outputs():
     adapted = model(idx)[0]
     merge_lora(model)
     assert not lora_layers(model)
-    assert all(type(m) is nn.Linear for n, m in model.named_modules() if n.endswith(ALL_LINEAR_TARGETS))
+    assert all(
+        type(m) is nn.Linear for n, m in model.named_modules() if n.endswith(ALL_LINEAR_TARGETS)
+    )
     torch.testing.assert_close(model(idx)[0], adapted, rtol=0, atol=1e-5)
     assert not torch.allclose(adapted, small_gpt()(idx)[0])  # the adapters did change the function
 

@@ -45,7 +45,9 @@ def test_hand_gradient_equals_autograd(batch):
     hand = logits_gradient(logits, targets)
     assert hand.shape == logits.shape
     torch.testing.assert_close(hand, auto)
-    torch.testing.assert_close(hand.sum(-1), torch.zeros(3, 5), atol=1e-7, rtol=0)  # each row sums to 0
+    torch.testing.assert_close(
+        hand.sum(-1), torch.zeros(3, 5), atol=1e-7, rtol=0
+    )  # each row sums to 0
 
 
 def test_shape_mismatch_is_one_clear_error(batch):

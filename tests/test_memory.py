@@ -46,11 +46,15 @@ def test_full_fine_tuning_costs_16_bytes_per_parameter_lora_far_less():
     full = training_memory(small_gpt())
     n = full.params_total
     assert full.weights == 4 * n and full.gradients == 4 * n
-    assert full.optimizer == 8 * n + 4 * len(list(small_gpt().parameters()))  # + AdamW step counters
+    assert full.optimizer == 8 * n + 4 * len(
+        list(small_gpt().parameters())
+    )  # + AdamW step counters
     lora_model = apply_lora(small_gpt(), r=2, alpha=2)
     lora = training_memory(lora_model)
     assert lora.weights > full.weights  # the adapters add a little weight...
-    assert lora.gradients + lora.optimizer < (full.gradients + full.optimizer) / 10  # ...and save the rest
+    assert (
+        lora.gradients + lora.optimizer < (full.gradients + full.optimizer) / 10
+    )  # ...and save the rest
 
 
 def test_tied_weights_count_once():
@@ -77,7 +81,9 @@ def test_llama2_lora_adapter_size_by_hand():
     # r = 16 on W_q and W_v (4096 x 4096 each) in 32 blocks: 32 * 2 * 16 * (4096 + 4096)
     assert lora_parameter_count_llama(cfg, r=16) == 8_388_608
     # 70B uses grouped-query attention: v_proj maps 8192 -> 8 heads x 128 = 1024
-    assert lora_parameter_count_llama(LLAMA2["LLaMA 2 70B"], r=1, targets=("v_proj",)) == 80 * (1024 + 8192)
+    assert lora_parameter_count_llama(LLAMA2["LLaMA 2 70B"], r=1, targets=("v_proj",)) == 80 * (
+        1024 + 8192
+    )
     with pytest.raises(ValueError, match="Unknown LLaMA layer"):
         lora_parameter_count_llama(cfg, targets=("c_attn",))
 
@@ -91,7 +97,9 @@ def test_scale_table_arithmetic():
     assert lora.total == 2 * n + 16 * 8_388_608
     qlora = rows["LLaMA 2 7B: QLoRA r=16, 4-bit base"]
     assert qlora.total < lora.total / 3
-    assert QLORA_BITS == pytest.approx(4.127, abs=1e-3)  # Dettmers et al. 2023: 0.127 bits of constants
+    assert QLORA_BITS == pytest.approx(
+        4.127, abs=1e-3
+    )  # Dettmers et al. 2023: 0.127 bits of constants
     # 70B full fine-tuning needs over a terabyte of model states; QLoRA fits a 48 GB card
     assert rows["LLaMA 2 70B: full, mixed precision"].total > 1e12
     assert rows["LLaMA 2 70B: QLoRA r=16, 4-bit base"].total < 48e9

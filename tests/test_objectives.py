@@ -130,8 +130,12 @@ def test_span_corruption_t5_example_and_reconstruction():
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(2, 300), seed=st.integers(0, 10_000), density=st.floats(0.05, 0.5),
-       span=st.floats(1.0, 6.0))
+@given(
+    n=st.integers(2, 300),
+    seed=st.integers(0, 10_000),
+    density=st.floats(0.05, 0.5),
+    span=st.floats(1.0, 6.0),
+)
 def test_span_reconstruction_property(n, seed, density, span):
     x = _seq(n, seed=seed)
     pair = obj.span_corrupt(x, SENTINELS, seed=seed, noise_density=density, mean_span_length=span)
@@ -197,7 +201,9 @@ def _tiny(causal, V=12, T=16):
     from llmlab.gpt import GPT, GPTConfig
 
     torch.manual_seed(0)
-    return GPT(GPTConfig(vocab_size=V, block_size=T, n_layer=1, n_head=2, n_embd=16, causal=causal)).eval()
+    return GPT(
+        GPTConfig(vocab_size=V, block_size=T, n_layer=1, n_head=2, n_embd=16, causal=causal)
+    ).eval()
 
 
 def test_masked_lm_stream_batches_are_masked_windows_of_the_text():
@@ -234,11 +240,17 @@ def test_blank_scores_and_compare_on_tasks():
     logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
     s = obj.blank_scores(logits, torch.tensor([0, 1, 1]))
     assert s["accuracy"] == pytest.approx(2 / 3)
-    assert s["loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 1])).item())
-    rows = obj.compare_on_tasks({"enc": _tiny(False), "dec": _tiny(True)}, _seq(64, high=11).view(4, 16), 11)
+    assert s["loss"] == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, torch.tensor([0, 1, 1])).item()
+    )
+    rows = obj.compare_on_tasks(
+        {"enc": _tiny(False), "dec": _tiny(True)}, _seq(64, high=11).view(4, 16), 11
+    )
     assert [(r["task"], r["model"], r["sees"]) for r in rows] == [
-        ("fill the middle blank", "enc", "both sides"), ("fill the middle blank", "dec", "left context only"),
-        ("predict the next token", "enc", "left context only"), ("predict the next token", "dec", "left context only"),
+        ("fill the middle blank", "enc", "both sides"),
+        ("fill the middle blank", "dec", "left context only"),
+        ("predict the next token", "enc", "left context only"),
+        ("predict the next token", "dec", "left context only"),
     ]
 
 
@@ -254,7 +266,9 @@ def test_fill_blanks_keeps_the_rest_and_never_writes_mask():
 
 
 def test_span_corrupt_with_a_given_noise_mask():
-    inp, tgt = obj.span_corrupt([5, 6, 7, 8, 9], SENTINELS, noise_mask=[False, True, True, False, True])
+    inp, tgt = obj.span_corrupt(
+        [5, 6, 7, 8, 9], SENTINELS, noise_mask=[False, True, True, False, True]
+    )
     assert inp.tolist() == [5, SENTINELS[0], 8, SENTINELS[1]]
     assert tgt.tolist() == [SENTINELS[0], 6, 7, SENTINELS[1], 9, SENTINELS[2]]
 

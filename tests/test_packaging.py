@@ -68,7 +68,9 @@ def test_ipywidgets_7_and_8_are_both_allowed():
 
 
 def test_dev_extra_has_the_test_and_lab_tools():
-    dev = {Requirement(r).name.lower() for r in _pyproject()["project"]["optional-dependencies"]["dev"]}
+    dev = {
+        Requirement(r).name.lower() for r in _pyproject()["project"]["optional-dependencies"]["dev"]
+    }
     assert DEV <= dev
 
 
@@ -101,7 +103,9 @@ def test_environment_and_pyproject_list_the_same_dependencies():
         f"only in pyproject.toml: {sorted(set(pypi) - set(conda))}"
     )
     for name in pypi:
-        assert SpecifierSet(conda[name]) == SpecifierSet(pypi[name]), f"{name}: {conda[name]} vs {pypi[name]}"
+        assert SpecifierSet(conda[name]) == SpecifierSet(pypi[name]), (
+            f"{name}: {conda[name]} vs {pypi[name]}"
+        )
 
 
 def test_environment_installs_the_course_itself_with_pip():

@@ -42,7 +42,9 @@ def course():
 
 def _open(chrome, folder: Path, ready: str = "ready"):
     """playground.html from ``folder``, offline; waits for ``body[data-state=ready]`` (or ``failed``)."""
-    context, blocked = browser.open_context(chrome, allowed=[folder], viewport={"width": 1280, "height": 900})
+    context, blocked = browser.open_context(
+        chrome, allowed=[folder], viewport={"width": 1280, "height": 900}
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors: list[str] = []
@@ -59,13 +61,16 @@ def _type(page, selector: str, text: str) -> None:
 
 
 def _torch_probs(course, prompt: str, temperature, top_k, top_p):
-    ids = course.tokenizer.encode(prompt)[-course.config.block_size:]
+    ids = course.tokenizer.encode(prompt)[-course.config.block_size :]
     with torch.no_grad():
         logits = course.model(torch.tensor([ids]))[0][0, -1]
     return logits, generation.sampling_probs(logits, temperature, top_k, top_p)
 
 
-@pytest.mark.parametrize("temperature,top_k,top_p", [(1.0, None, None), (0.7, 10, 0.9), (1.5, None, 0.5), (0.0, None, None)])
+@pytest.mark.parametrize(
+    "temperature,top_k,top_p",
+    [(1.0, None, None), (0.7, 10, 0.9), (1.5, None, 0.5), (0.0, None, None)],
+)
 def test_page_distribution_equals_pytorch(chrome, site, course, temperature, top_k, top_p):
     page, blocked, errors = _open(chrome, site)
     prompt = "The history of the "
@@ -88,8 +93,13 @@ def test_sampling_appends_one_character_and_attention_is_drawn(chrome, site, cou
     page, blocked, errors = _open(chrome, site)
     _type(page, "#prompt", "Once upon a time")
     page.fill("#top-k", "5")
-    assert page.inner_text("#bars .pg-cut") == "top-k cut (k = 5)"  # drawn right after the fifth bar:
-    assert page.locator("#bars .pg-cut").evaluate("e => [...e.parentNode.children].indexOf(e)") == 5 * 3  # 3 cells a bar
+    assert (
+        page.inner_text("#bars .pg-cut") == "top-k cut (k = 5)"
+    )  # drawn right after the fifth bar:
+    assert (
+        page.locator("#bars .pg-cut").evaluate("e => [...e.parentNode.children].indexOf(e)")
+        == 5 * 3
+    )  # 3 cells a bar
     before = page.input_value("#prompt")
     page.click("#sample")
     after = page.input_value("#prompt")
@@ -142,7 +152,7 @@ def test_missing_or_damaged_weights_show_a_message(chrome, site, tmp_path, damag
         weights.write_text(text[: len(text) // 2])
     else:  # valid JavaScript, but the weights are cut short
         start = text.index('"data": "') + len('"data": "')
-        weights.write_text(text[:start] + text[start + 4000:])
+        weights.write_text(text[:start] + text[start + 4000 :])
     page, _, _ = _open(chrome, copy, ready="failed")
     status = page.inner_text("#load-status")
     assert "weights could not be" in status and "export-web" in status
@@ -156,8 +166,17 @@ def test_a_learners_checkpoint_runs_in_its_own_playground(chrome, tmp_path):
 
     tok = CharTokenizer.from_text("hello world, hello you.\n")
     torch.manual_seed(1)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=12, n_layer=3, n_head=2, n_embd=16,
-                          bias=False, gelu_approximate="none"))
+    model = GPT(
+        GPTConfig(
+            vocab_size=tok.vocab_size,
+            block_size=12,
+            n_layer=3,
+            n_head=2,
+            n_embd=16,
+            bias=False,
+            gelu_approximate="none",
+        )
+    )
     training.save_checkpoint(tmp_path / "ck", model, tok)
     export_web(tmp_path / "mine", tmp_path / "ck")
     page, blocked, errors = _open(chrome, tmp_path / "mine")

@@ -23,7 +23,9 @@ def _weights(T=6, causal=True, seed=0):
 
 
 def _maps(n_layer=3, n_head=2, T=6):
-    return torch.stack([torch.stack([_weights(T, seed=10 * i + h) for h in range(n_head)]) for i in range(n_layer)])
+    return torch.stack(
+        [torch.stack([_weights(T, seed=10 * i + h) for h in range(n_head)]) for i in range(n_layer)]
+    )
 
 
 def test_heatmap_structure():
@@ -60,7 +62,9 @@ def test_heatmap_bad_input():
 
 
 def test_score_and_vector_heatmaps():
-    scores = torch.randn(6, 6).masked_fill(~torch.ones(6, 6, dtype=torch.bool).tril(), float("-inf"))
+    scores = torch.randn(6, 6).masked_fill(
+        ~torch.ones(6, 6, dtype=torch.bool).tril(), float("-inf")
+    )
     fig = pa.score_heatmap(scores, TOKENS)
     trace = fig.data[0]
     assert trace.zmin == -trace.zmax  # diverging scale centred on 0

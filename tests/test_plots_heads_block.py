@@ -42,8 +42,18 @@ def test_ablation_figure_has_one_bar_per_head_coloured_by_name():
 def test_block_diagram_names_its_parts_with_real_sizes():
     fig = block.draw_block(GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=4, n_embd=64))
     text = " ".join(_texts(fig))
-    for part in ["LayerNorm", "ln_1", "ln_2", "self-attention", "4 heads of 16", "Linear 64 → 256", "GELU",
-                 "x = x + attn(ln_1(x))", "x = x + mlp(ln_2(x))", "residual stream"]:
+    for part in [
+        "LayerNorm",
+        "ln_1",
+        "ln_2",
+        "self-attention",
+        "4 heads of 16",
+        "Linear 64 → 256",
+        "GELU",
+        "x = x + attn(ln_1(x))",
+        "x = x + mlp(ln_2(x))",
+        "residual stream",
+    ]:
         assert part in text, part
     plt.close(fig)
     symbolic = " ".join(_texts(block.draw_block()))

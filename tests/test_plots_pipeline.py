@@ -26,7 +26,12 @@ def test_figure_labels_the_four_steps_and_their_lessons():
     fig = pipeline.draw_pipeline(prompt="Hello", next_token=" world")
     try:
         text = _texts(fig)
-        for step in ("Word embedding", "Positional encoding", "Transformer blocks", "Text generation"):
+        for step in (
+            "Word embedding",
+            "Positional encoding",
+            "Transformer blocks",
+            "Text generation",
+        ):
             assert step in text
         for part in ("self-attention", "feed-forward", "autoregression"):
             assert part in text
@@ -40,7 +45,9 @@ def test_figure_labels_the_four_steps_and_their_lessons():
 
 def test_committed_png_matches_a_fresh_drawing(tmp_path):
     committed = ROOT / "images" / "transformer_pipeline.png"
-    assert committed.is_file(), "run `python -m llmlab.plots.pipeline` to draw images/transformer_pipeline.png"
+    assert committed.is_file(), (
+        "run `python -m llmlab.plots.pipeline` to draw images/transformer_pipeline.png"
+    )
     fresh = pipeline.save_pipeline(tmp_path / "fresh.png")
     a, b = mpimg.imread(committed), mpimg.imread(fresh)
     assert a.shape == b.shape

@@ -63,7 +63,9 @@ def test_shift_is_a_fixed_block_rotation(k):
     # each block is a rotation: orthogonal with determinant +1
     for i in range(0, d, 2):
         block = r[i : i + 2, i : i + 2]
-        torch.testing.assert_close(block @ block.T, torch.eye(2, dtype=block.dtype), atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            block @ block.T, torch.eye(2, dtype=block.dtype), atol=1e-6, rtol=0
+        )
         assert torch.det(block).item() == pytest.approx(1.0, abs=1e-6)
 
 
@@ -85,7 +87,9 @@ def test_wavelength_is_the_period_of_the_table():
     # pair 0 has period 2 pi positions: PE is periodic in pos with that period (non-integer pos)
     omega = P.frequencies(d)
     pos = torch.tensor(1.3, dtype=torch.float64)
-    assert torch.sin((pos + w[0]) * omega[0]).item() == pytest.approx(torch.sin(pos * omega[0]).item())
+    assert torch.sin((pos + w[0]) * omega[0]).item() == pytest.approx(
+        torch.sin(pos * omega[0]).item()
+    )
 
 
 def test_dot_product_depends_only_on_distance():
@@ -173,8 +177,12 @@ def test_rope_rotate_half_matches_hugging_face_llama():
     pos = torch.arange(T)[None]
     cos, sin = rotary(q, pos)
     q_ref, k_ref = apply_rotary_pos_emb(q, k, cos, sin)
-    torch.testing.assert_close(P.apply_rope(q, pos[0], interleaved=False), q_ref, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(P.apply_rope(k, pos[0], interleaved=False), k_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        P.apply_rope(q, pos[0], interleaved=False), q_ref, atol=1e-5, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        P.apply_rope(k, pos[0], interleaved=False), k_ref, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_rope_conventions_equal_up_to_permutation():
@@ -196,7 +204,9 @@ def _meta_apply_rotary_emb(xq, xk, end, theta=10000.0):
     xq_ = torch.view_as_complex(xq.float().reshape(*xq.shape[:-1], -1, 2))
     xk_ = torch.view_as_complex(xk.float().reshape(*xk.shape[:-1], -1, 2))
     freqs_cis = freqs_cis.view(1, xq_.shape[1], 1, xq_.shape[-1])
-    return torch.view_as_real(xq_ * freqs_cis).flatten(3), torch.view_as_real(xk_ * freqs_cis).flatten(3)
+    return torch.view_as_real(xq_ * freqs_cis).flatten(3), torch.view_as_real(
+        xk_ * freqs_cis
+    ).flatten(3)
 
 
 def _hf_permute(w, n_heads, dim1, dim2):
@@ -215,14 +225,21 @@ def test_rope_complex_matches_meta_reference_and_interleaved():
     torch.testing.assert_close(q, q_ref, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(k, k_ref, atol=1e-5, rtol=1e-5)
     x = torch.randn(4, 11, 8, dtype=torch.float64)
-    torch.testing.assert_close(P.apply_rope_complex(x, torch.arange(11) + 5), P.apply_rope(x, torch.arange(11) + 5))
+    torch.testing.assert_close(
+        P.apply_rope_complex(x, torch.arange(11) + 5), P.apply_rope(x, torch.arange(11) + 5)
+    )
 
 
 def test_permute_for_rotate_half_is_hugging_face_conversion_and_keeps_scores():
     torch.manual_seed(0)
     nh, hd, d_in, T = 4, 8, 20, 7
-    wq, wk = torch.randn(nh * hd, d_in, dtype=torch.float64), torch.randn(nh * hd, d_in, dtype=torch.float64)
-    torch.testing.assert_close(P.permute_for_rotate_half(wq, nh), _hf_permute(wq, nh, nh * hd, d_in))
+    wq, wk = (
+        torch.randn(nh * hd, d_in, dtype=torch.float64),
+        torch.randn(nh * hd, d_in, dtype=torch.float64),
+    )
+    torch.testing.assert_close(
+        P.permute_for_rotate_half(wq, nh), _hf_permute(wq, nh, nh * hd, d_in)
+    )
     x = torch.randn(T, d_in, dtype=torch.float64)
 
     def heads(w):  # (T, nh*hd) -> (nh, T, hd)
@@ -232,12 +249,18 @@ def test_permute_for_rotate_half_is_hugging_face_conversion_and_keeps_scores():
     q_meta, k_meta = P.apply_rope_complex(heads(wq)), P.apply_rope_complex(heads(wk))
     q_hf = P.apply_rope(heads(P.permute_for_rotate_half(wq, nh)), interleaved=False)
     k_hf = P.apply_rope(heads(P.permute_for_rotate_half(wk, nh)), interleaved=False)
-    torch.testing.assert_close(q_hf, P.interleaved_to_half(q_meta))  # same vectors, dimensions reordered
-    torch.testing.assert_close(q_hf @ k_hf.transpose(-2, -1), q_meta @ k_meta.transpose(-2, -1))  # same scores
+    torch.testing.assert_close(
+        q_hf, P.interleaved_to_half(q_meta)
+    )  # same vectors, dimensions reordered
+    torch.testing.assert_close(
+        q_hf @ k_hf.transpose(-2, -1), q_meta @ k_meta.transpose(-2, -1)
+    )  # same scores
     # without the permutation the split-halves rotation gives different scores
     q_wrong = P.apply_rope(heads(wq), interleaved=False)
     k_wrong = P.apply_rope(heads(wk), interleaved=False)
-    assert not torch.allclose(q_wrong @ k_wrong.transpose(-2, -1), q_meta @ k_meta.transpose(-2, -1))
+    assert not torch.allclose(
+        q_wrong @ k_wrong.transpose(-2, -1), q_meta @ k_meta.transpose(-2, -1)
+    )
     with pytest.raises(ValueError, match="head_dim"):
         P.permute_for_rotate_half(torch.randn(30, 4), 4)
 

@@ -30,7 +30,7 @@ def weights_bytes(folder: Path) -> bytes:
     """The tensor data of a folder's safetensors file (the header's metadata order may vary, see tensors_sha256)."""
     (path,) = [p for p in folder.iterdir() if p.suffix == ".safetensors"]
     raw = path.read_bytes()
-    return raw[8 + int.from_bytes(raw[:8], "little"):]
+    return raw[8 + int.from_bytes(raw[:8], "little") :]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,9 @@ def tok():
 def tiny_base(tmp_path_factory, tok):
     """A 1-block, 16-wide GPT with the course model's context: the smallest model the recipes run on."""
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=16))
+    model = GPT(
+        GPTConfig(vocab_size=tok.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=16)
+    )
     return training.save_checkpoint(tmp_path_factory.mktemp("base"), model, tok, {"name": "tiny"})
 
 
@@ -71,7 +73,9 @@ def test_family_script_rebuilds_the_same_bytes(tmp_path):
     for out in ("a", "b"):
         script.main(["--max-iters", "4", "--threads", "1", "--out-dir", str(tmp_path / out)])
     for folder in objectives.FAMILY_SHIPPED.values():
-        assert weights_bytes(tmp_path / "a" / folder) == weights_bytes(tmp_path / "b" / folder), folder
+        assert weights_bytes(tmp_path / "a" / folder) == weights_bytes(tmp_path / "b" / folder), (
+            folder
+        )
     enc = training.load_checkpoint(tmp_path / "a" / "family-encoder")
     dec = training.load_checkpoint(tmp_path / "a" / "family-decoder")
     assert not enc.model.config.causal and dec.model.config.causal
@@ -97,16 +101,24 @@ def test_tensors_sha256_ignores_metadata_order_but_not_a_changed_weight(tmp_path
 
     t = {"a": torch.arange(4.0), "b": torch.ones(2, 2)}
     save_file(t, str(tmp_path / "1.safetensors"), metadata={"x": "1", "y": "2"})
-    save_file(dict(reversed(t.items())), str(tmp_path / "2.safetensors"), metadata={"y": "2", "x": "1"})
-    assert model_card.tensors_sha256(tmp_path / "1.safetensors") == model_card.tensors_sha256(tmp_path / "2.safetensors")
+    save_file(
+        dict(reversed(t.items())), str(tmp_path / "2.safetensors"), metadata={"y": "2", "x": "1"}
+    )
+    assert model_card.tensors_sha256(tmp_path / "1.safetensors") == model_card.tensors_sha256(
+        tmp_path / "2.safetensors"
+    )
     t["a"][0] = 1e-7
     save_file(t, str(tmp_path / "3.safetensors"))
-    assert model_card.tensors_sha256(tmp_path / "3.safetensors") != model_card.tensors_sha256(tmp_path / "1.safetensors")
+    assert model_card.tensors_sha256(tmp_path / "3.safetensors") != model_card.tensors_sha256(
+        tmp_path / "1.safetensors"
+    )
 
 
 def test_recorded_command_leaves_out_where_the_files_go():
-    cmd = model_card.recorded_command("scripts/x.py", ["--out-dir", "/tmp/a", "--threads", "2", "--overwrite",
-                                                       "--out=/b", "--only", "full,lora"])
+    cmd = model_card.recorded_command(
+        "scripts/x.py",
+        ["--out-dir", "/tmp/a", "--threads", "2", "--overwrite", "--out=/b", "--only", "full,lora"],
+    )
     assert cmd == "python scripts/x.py --threads 2 --only full,lora"
 
 
@@ -168,14 +180,18 @@ def test_course_model_is_what_its_card_says():
     path = data_dir() / training.COURSE_MODEL
     meta = json.loads((path / "config.json").read_text())["meta"]
     assert model_card.file_facts(path / training.WEIGHTS_FILE) == {
-        "file_bytes": meta["file_bytes"], "sha256": meta["sha256"]}
+        "file_bytes": meta["file_bytes"],
+        "sha256": meta["sha256"],
+    }
     card = (path / "MODEL_CARD.md").read_text()
     assert meta["sha256"][:16] in card and meta["command"] in card
 
 
 def test_shipped_lora_run_was_trained_on_the_shipped_course_model():
     meta = json.loads((data_dir() / ft.SHIPPED["lora"] / "config.json").read_text())["meta"]
-    base = model_card.file_facts(data_dir() / training.COURSE_MODEL / training.WEIGHTS_FILE)["sha256"]
+    base = model_card.file_facts(data_dir() / training.COURSE_MODEL / training.WEIGHTS_FILE)[
+        "sha256"
+    ]
     assert meta["base_sha256"] == base
 
 
@@ -192,16 +208,25 @@ def test_full_run_switch_retrains_what_the_lesson_would_load(monkeypatch, tiny_b
     """Lesson 05's FULL_RUN = True path: the same recipes, trained in place, give models and logs of the same form."""
     import dataclasses
 
-    short = {n: {**r, "train": dataclasses.replace(r["train"], max_iters=2, eval_interval=1)} for n, r in ft.RECIPES.items()}
+    short = {
+        n: {**r, "train": dataclasses.replace(r["train"], max_iters=2, eval_interval=1)}
+        for n, r in ft.RECIPES.items()
+    }
     monkeypatch.setattr(ft, "RECIPES", short)
     base = training.load_checkpoint(tiny_base).model
     data = ft.make_instruction_data(n_train=40, n_held_out=5)
     ids = torch.tensor(tok.encode(load_text("wiki-news")[:20_000]))
-    models, logs = ft.shipped_or_retrained(base, data, tok, ids, retrain=True, names=("full", "mixed", "lora"))
+    models, logs = ft.shipped_or_retrained(
+        base, data, tok, ids, retrain=True, names=("full", "mixed", "lora")
+    )
     assert set(models) == set(logs) == {"full", "mixed", "lora"}
-    assert all(len(log["train_losses"]) == 2 and log["summary"]["steps"] == 2 for log in logs.values())
+    assert all(
+        len(log["train_losses"]) == 2 and log["summary"]["steps"] == 2 for log in logs.values()
+    )
     from llmlab import lora
 
     assert lora.lora_layers(models["lora"]) and not lora.lora_layers(models["full"])
     assert not torch.equal(models["full"].lm_head.weight, base.lm_head.weight)  # trained a copy ...
-    assert torch.equal(training.load_checkpoint(tiny_base).model.lm_head.weight, base.lm_head.weight)  # ... not the base
+    assert torch.equal(
+        training.load_checkpoint(tiny_base).model.lm_head.weight, base.lm_head.weight
+    )  # ... not the base

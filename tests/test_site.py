@@ -43,7 +43,10 @@ def _figures_in(nb) -> int:
             if PLOTLY in data:
                 count += 1
             elif WIDGET in data:
-                count += sum(PLOTLY in o.get("data", {}) for o in widget_outputs(states, data[WIDGET]["model_id"]))
+                count += sum(
+                    PLOTLY in o.get("data", {})
+                    for o in widget_outputs(states, data[WIDGET]["model_id"])
+                )
     return count
 
 
@@ -78,9 +81,18 @@ def test_every_figure_carries_a_static_image(path):
 
 def test_markdown_loads_nothing_from_the_web_and_links_pages():
     badges = "[![Open In Colab](https://colab.example/badge.svg)](https://colab.example/nb) [![Binder](https://binder.example/b.svg)](https://binder.example/nb)"
-    assert build_site.page_markdown(badges) == "[Open In Colab](https://colab.example/nb) · [Binder](https://binder.example/nb)"
-    assert build_site.page_markdown("![a map](https://example.org/map.png)") == "[a map](https://example.org/map.png)"
-    assert build_site.page_markdown("see [lesson 04](04_mini_gpt.ipynb#sampling) [x](y)") == "see [lesson 04](04_mini_gpt.html#sampling) [x](y)"
+    assert (
+        build_site.page_markdown(badges)
+        == "[Open In Colab](https://colab.example/nb) · [Binder](https://binder.example/nb)"
+    )
+    assert (
+        build_site.page_markdown("![a map](https://example.org/map.png)")
+        == "[a map](https://example.org/map.png)"
+    )
+    assert (
+        build_site.page_markdown("see [lesson 04](04_mini_gpt.ipynb#sampling) [x](y)")
+        == "see [lesson 04](04_mini_gpt.html#sampling) [x](y)"
+    )
 
 
 # ------------------------------------------------------------------ bad input stops the build
@@ -90,7 +102,10 @@ def _notebook(tmp_path: Path, name: str, outputs: list | None, count: int | None
     folder = tmp_path / "nbs"
     folder.mkdir(exist_ok=True)
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Lesson 09: test"), nbformat.v4.new_code_cell("x = 1")]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Lesson 09: test"),
+        nbformat.v4.new_code_cell("x = 1"),
+    ]
     nb.cells[1].outputs = outputs or []
     nb.cells[1].execution_count = count
     nbformat.write(nb, folder / name)
@@ -111,7 +126,9 @@ def test_an_output_the_site_cannot_show_stops_the_build_and_keeps_the_old_site(t
     (old / "index.html").write_text("old")
     strange = nbformat.v4.new_output("display_data", data={"application/x-strange": "?"})
     folder = _notebook(tmp_path, "09_strange.ipynb", outputs=[strange])
-    with pytest.raises(build_site.SiteError, match=r"09_strange\.ipynb, cell 2 .*application/x-strange"):
+    with pytest.raises(
+        build_site.SiteError, match=r"09_strange\.ipynb, cell 2 .*application/x-strange"
+    ):
         build_site.build(old, folder)
     assert (old / "index.html").read_text() == "old"
 
@@ -142,10 +159,20 @@ def _open(chrome, site: Path, name: str, **viewport):
     page = context.new_page()
     problems: list[str] = []
     root = site.resolve().as_uri() + "/"
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url} ({r.failure})"))
-    page.on("request", lambda r: None if r.url.startswith((root, "data:")) else problems.append(f"request outside the site: {r.url}"))
+    page.on(
+        "request",
+        lambda r: (
+            None
+            if r.url.startswith((root, "data:"))
+            else problems.append(f"request outside the site: {r.url}")
+        ),
+    )
     page.goto((site / f"{name}.html").as_uri(), wait_until="load")
     # MathJax typesets after load; wait for its queue to empty (at most TIMEOUT_MS).
     page.evaluate(
@@ -199,14 +226,22 @@ def test_page_shows_everything_offline(chrome, site, name):
     )
     if name == "index":
         assert page.evaluate("() => document.querySelector('img.pipeline').naturalWidth") > 0
-        links = page.evaluate("() => [...document.querySelectorAll('.site-lessons a')].map(a => a.getAttribute('href'))")
+        links = page.evaluate(
+            "() => [...document.querySelectorAll('.site-lessons a')].map(a => a.getAttribute('href'))"
+        )
         assert links == [f"{p.stem}.html" for p in NOTEBOOKS]
     else:
         nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
-        assert len(sizes) == _figures_in(nb), f"{name}: {len(sizes)} figures on the page, {_figures_in(nb)} in the notebook"
-        assert page.locator(".site-note").count() == _widget_views(nb), "every ipywidgets view gets its note"
+        assert len(sizes) == _figures_in(nb), (
+            f"{name}: {len(sizes)} figures on the page, {_figures_in(nb)} in the notebook"
+        )
+        assert page.locator(".site-note").count() == _widget_views(nb), (
+            "every ipywidgets view gets its note"
+        )
         assert page.title().startswith(build_site.lesson_title(name, nb))
-    assert all(size > 0 for size in sizes), f"{name}: {sizes.count(0)} of {len(sizes)} figures did not draw"
+    assert all(size > 0 for size in sizes), (
+        f"{name}: {sizes.count(0)} of {len(sizes)} figures did not draw"
+    )
     problem = _move_a_slider(page)
     assert problem is None, f"{name}: {problem}"
     # No formula left as raw TeX in the text (code is allowed to contain backslashes and dollars).
@@ -225,7 +260,9 @@ def test_lesson_pages_read_on_a_phone(chrome, site):
     """At a phone's width the text fits: the page itself never scrolls sideways (wide figures scroll inside their box)."""
     name = NOTEBOOKS[0].stem  # lesson 00: text, a wide figure with a slider, a widget
     page, problems = _open(chrome, site, name, width=390, height=844)
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    overflow = page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 1, f"{name} is {overflow}px wider than a phone's screen"
     assert not problems, "; ".join(problems[:5])
     page.context.close()

@@ -16,15 +16,24 @@ TEXT = "the quick brown fox jumps over the lazy dog. " * 40
 
 def tiny_model(vocab_size=30, block_size=16, seed=0):
     torch.manual_seed(seed)
-    return GPT(GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=1, n_head=2, n_embd=16))
+    return GPT(
+        GPTConfig(vocab_size=vocab_size, block_size=block_size, n_layer=1, n_head=2, n_embd=16)
+    )
 
 
 def tiny_setup(max_iters=30, seed=0):
     tok = CharTokenizer.from_text(TEXT)
     train_ids, val_ids = training.split_train_val(tok.encode(TEXT))
     cfg = training.TrainConfig(
-        max_iters=max_iters, batch_size=4, block_size=16, lr=3e-3, min_lr=3e-4, warmup_iters=5,
-        eval_interval=10, eval_iters=2, seed=seed,
+        max_iters=max_iters,
+        batch_size=4,
+        block_size=16,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_iters=5,
+        eval_interval=10,
+        eval_iters=2,
+        seed=seed,
     )
     stream = training.TokenStream(train_ids, val_ids, cfg.block_size)
     return tok, stream, cfg
@@ -152,7 +161,9 @@ def test_train_accepts_ids_and_masked_targets():
             y[:, :8] = -100
             return x, y
 
-    result = training.train(tiny_model(vocab_size=tok.vocab_size), Masked(), cfg, show_progress=False)
+    result = training.train(
+        tiny_model(vocab_size=tok.vocab_size), Masked(), cfg, show_progress=False
+    )
     assert all(math.isfinite(v) for v in result.train_losses)
 
 
@@ -175,8 +186,13 @@ def test_one_step_matches_torch_adamw_reference():
     decay = [p for n, p in ref.named_parameters() if p.dim() >= 2]
     other = [p for n, p in ref.named_parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": other, "weight_decay": 0.0}],
-        lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=False,
+        [
+            {"params": decay, "weight_decay": cfg.weight_decay},
+            {"params": other, "weight_decay": 0.0},
+        ],
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        foreach=False,
     )
     ref.train()
     _, loss = ref(x, y)
@@ -197,14 +213,18 @@ def test_fused_and_foreach_adamw_kernels_train_the_same_model():
         assert opt.defaults["foreach"] is (None if fused else True)
         models[fused] = tiny_model(vocab_size=tok.vocab_size)
         training.train(models[fused], stream, c, show_progress=False)
-    for (name, a), b in zip(models[True].state_dict().items(), models[False].state_dict().values(), strict=True):
+    for (name, a), b in zip(
+        models[True].state_dict().items(), models[False].state_dict().values(), strict=True
+    ):
         if name.endswith("k_proj.bias"):
             # A key bias adds the same amount to every score of a query, which softmax ignores: its
             # true gradient is 0, so it gets rounding noise, which Adam's normalisation blows up to
             # full-size steps of either sign. The two kernels round differently; skip it.
             continue
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7, msg=name)
-    assert training.COURSE_TRAIN.fused_optimizer is False  # the shipped checkpoint's kernel, kept to rebuild it
+    assert (
+        training.COURSE_TRAIN.fused_optimizer is False
+    )  # the shipped checkpoint's kernel, kept to rebuild it
 
 
 # --- live plot ----------------------------------------------------------------

@@ -22,13 +22,15 @@ from llmlab.tokenizers import BPETokenizer, CharTokenizer
 def _payload_of(script: str) -> dict:
     prefix = f"window.{web_export.GLOBAL} = "
     assert script.startswith(prefix) and script.rstrip().endswith(";")
-    return json.loads(script[len(prefix):].rstrip().rstrip(";"))
+    return json.loads(script[len(prefix) :].rstrip().rstrip(";"))
 
 
 def _tiny(directory, *, tokenizer=None, **config):
     tok = tokenizer or CharTokenizer.from_text("hello world, hello you.\n")
     torch.manual_seed(0)
-    model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=8, **config))
+    model = GPT(
+        GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=2, n_head=2, n_embd=8, **config)
+    )
     training.save_checkpoint(directory, model, tok)
     return model, tok
 
@@ -46,7 +48,7 @@ def test_payload_holds_every_weight_exactly_once(tmp_path):
     state = model.state_dict()
     assert set(names) == set(state) - {"lm_head.weight"}
     for name, shape, offset in payload["tensors"]:
-        stored = data[offset:offset + int(np.prod(shape))].reshape(shape)
+        stored = data[offset : offset + int(np.prod(shape))].reshape(shape)
         np.testing.assert_array_equal(stored, state[name].numpy())  # float32, bit for bit
     assert data.size == sum(p.numel() for p in model.parameters())
 
@@ -72,7 +74,9 @@ def test_cli_writes_the_playground_and_never_overwrites_unasked(tmp_path, capsys
     assert not list(out.rglob(".*.part"))  # no temporary file left behind
     html = (out / "playground.html").read_text(encoding="utf-8")
     assert "your checkpoint (ck)" in html and "{{" not in html
-    assert _payload_of((out / "playground" / "model-weights.js").read_text())["config"]["n_embd"] == 8
+    assert (
+        _payload_of((out / "playground" / "model-weights.js").read_text())["config"]["n_embd"] == 8
+    )
 
     (out / "playground.html").write_text("mine")
     assert main(["export-web", "--checkpoint", tmp_path / "ck", "--out", out]) == 2

@@ -34,7 +34,9 @@ def _logits(model, ids):
 
 
 def _trace(fig, name=None, kind=None):
-    return [t for t in fig.data if (name is None or t.name == name) and (kind is None or t.type == kind)]
+    return [
+        t for t in fig.data if (name is None or t.name == name) and (kind is None or t.type == kind)
+    ]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -86,14 +88,21 @@ def test_model_explorer_shows_the_models_numbers(course):
     last = _logits(model, ids)[-1]
     order = ex.shown["candidates"]
     assert order == torch.argsort(last, descending=True)[: len(order)].tolist()
-    np.testing.assert_allclose(np.asarray(_trace(ex.figure, kind="bar")[0].y), last[order].numpy(), atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(_trace(ex.figure, kind="bar")[0].y), last[order].numpy(), atol=1e-4
+    )
     want = sampling_probs(last, 0.7, top_k=12, top_p=0.8)
     torch.testing.assert_close(ex.shown["distribution"], want, atol=1e-6, rtol=1e-5)
     sampled = _trace(ex.figure, name="then top-p: sampled from")[0]
     np.testing.assert_allclose(np.asarray(sampled.y), want[order].numpy(), atol=1e-6)
-    np.testing.assert_allclose(np.asarray(_trace(ex.figure, name="then top-k")[0].y),
-                               sampling_probs(last, 0.7, top_k=12)[order].numpy(), atol=1e-6)
-    assert ex.shown["stages"]["kept_k"] == 12 and ex.shown["stages"]["kept_p"] == int((want > 0).sum())
+    np.testing.assert_allclose(
+        np.asarray(_trace(ex.figure, name="then top-k")[0].y),
+        sampling_probs(last, 0.7, top_k=12)[order].numpy(),
+        atol=1e-6,
+    )
+    assert ex.shown["stages"]["kept_k"] == 12 and ex.shown["stages"]["kept_p"] == int(
+        (want > 0).sum()
+    )
     # the cut-offs are drawn where the kept tokens end
     cut_x = sorted(s.x0 for s in ex.figure.layout.shapes if s.type == "line")
     assert cut_x == sorted([int((want > 0).sum()) - 0.5, 11.5])
@@ -101,33 +110,46 @@ def test_model_explorer_shows_the_models_numbers(course):
 
 def test_model_explorer_query_and_settings_off(course):
     model, tok = course
-    ex = widgets.model_explorer(model, tok, prompt="The cat sat on the mat.", top_k=0, top_p=1.0, temperature=1.0)
+    ex = widgets.model_explorer(
+        model, tok, prompt="The cat sat on the mat.", top_k=0, top_p=1.0, temperature=1.0
+    )
     ex.query.value = 4
     assert ex.shown["query"] == 4
     assert ex.figure.layout.shapes[0].y0 == 3.5  # the highlighted row of the heatmap
     last = _logits(model, tok.encode("The cat sat on the mat."))[-1]
-    torch.testing.assert_close(ex.shown["distribution"], torch.softmax(last, -1), atol=1e-6, rtol=1e-5)
-    assert not [s for s in ex.figure.layout.shapes if s.type == "line"]  # nothing cut: no cut-off lines
+    torch.testing.assert_close(
+        ex.shown["distribution"], torch.softmax(last, -1), atol=1e-6, rtol=1e-5
+    )
+    assert not [
+        s for s in ex.figure.layout.shapes if s.type == "line"
+    ]  # nothing cut: no cut-off lines
 
 
 def test_next_token_samples_from_the_distribution_shown(course):
     model, tok = course
-    ex = widgets.model_explorer(model, tok, prompt="The history of the c", top_k=1)  # top-k 1: the argmax
+    ex = widgets.model_explorer(
+        model, tok, prompt="The history of the c", top_k=1
+    )  # top-k 1: the argmax
     before = ex.prompt.value
     want = int(_logits(model, tok.encode(before))[-1].argmax())
     assert ex.next_token() == want
     assert ex.prompt.value == before + tok.decode([want])
-    assert ex.shown["ids"] == tok.encode(ex.prompt.value)  # everything was redrawn for the new prompt
+    assert ex.shown["ids"] == tok.encode(
+        ex.prompt.value
+    )  # everything was redrawn for the new prompt
     ex.top_k.value = 0
     dist = ex.shown["distribution"]
     token = ex.next_token()
     assert dist[token] > 0
 
 
-@pytest.mark.parametrize("bad, words", [
-    ("", "empty"),
-    ("caf\u00e9 \u201cquoted\u201d", "no id for"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ("", "empty"),
+        ("caf\u00e9 \u201cquoted\u201d", "no id for"),
+    ],
+)
 def test_bad_prompt_leaves_a_message_and_the_last_figure(course, bad, words):
     model, tok = course
     ex = widgets.model_explorer(model, tok)
@@ -194,7 +216,9 @@ def test_attention_walkthrough_stages(course):
     assert torch.isinf(s["masked"][torch.triu(torch.ones(T, T, dtype=torch.bool), 1)]).all()
     maps = model.attention_maps(torch.tensor([ids]))
     torch.testing.assert_close(s["weights"], maps[1, 0, 2], atol=1e-6, rtol=1e-5)
-    fused = F.scaled_dot_product_attention(s["Q"][None], s["K"][None], s["V"][None], is_causal=True)[0]
+    fused = F.scaled_dot_product_attention(
+        s["Q"][None], s["K"][None], s["V"][None], is_causal=True
+    )[0]
     torch.testing.assert_close(s["out"], fused, atol=1e-5, rtol=1e-5)
     # the query selector highlights that row in all nine stages, and the figure's own slider starts there
     wk.query.value = 3
@@ -206,7 +230,9 @@ def test_attention_walkthrough_stages(course):
 
 def test_attention_walkthrough_long_sentence_is_cut(course):
     model, tok = course
-    wk = widgets.attention_walkthrough(model, tok, sentence="A fairly long sentence that goes on and on.")
+    wk = widgets.attention_walkthrough(
+        model, tok, sentence="A fairly long sentence that goes on and on."
+    )
     assert "at most 24 tokens" in wk.message.value
     assert wk.shown["ids"] == tok.encode("A fairly long sentence that goes on and on.")[:24]
 
@@ -221,10 +247,10 @@ def test_sampling_explorer_regenerates_what_generate_writes(course):
     se.temperature.value, se.top_k.value, se.top_p.value, se.seed.value = 1.2, 20, 0.9, 5
     ids = tok.encode("The history of ")
     want = generate(model, ids, 30, temperature=1.2, top_k=20, top_p=0.9, seed=5)
-    assert se.shown["tokens"] == want[len(ids):]
+    assert se.shown["tokens"] == want[len(ids) :]
     assert all(0 < p <= 1 for p in se.shown["probs"])
     z = np.asarray(se.figure.data[0].z, dtype=float).ravel()
-    np.testing.assert_allclose(z[len(ids): len(ids) + 30], se.shown["probs"], atol=1e-6)
+    np.testing.assert_allclose(z[len(ids) : len(ids) + 30], se.shown["probs"], atol=1e-6)
     se.prompt.value = "caf\u00e9"
     assert "no id for" in se.message.value
 
@@ -234,7 +260,9 @@ def test_positional_explorer_computes_the_table(course):
     pe.d_model.value, pe.n_positions.value, pe.position.value = 32, 50, 7
     torch.testing.assert_close(pe.shown["table"], positional.sinusoidal(50, 32))
     sim = pe.shown["similarity"]
-    torch.testing.assert_close(sim, positional.sinusoidal(50, 32) @ positional.sinusoidal(50, 32)[7])
+    torch.testing.assert_close(
+        sim, positional.sinusoidal(50, 32) @ positional.sinusoidal(50, 32)[7]
+    )
     assert float(sim[7]) == pytest.approx(16.0, abs=1e-4)  # |PE(pos)|² = d_model / 2
     pe.position.value = 60
     assert "outside the table" in pe.message.value and pe.shown["position"] == 7
@@ -242,7 +270,9 @@ def test_positional_explorer_computes_the_table(course):
 
 def test_compare_answers_shows_each_models_answer(course):
     model, tok = course
-    ca = widgets.compare_answers({"pretrained": model, "again": model}, tok, instruction="Uppercase: house")
+    ca = widgets.compare_answers(
+        {"pretrained": model, "again": model}, tok, instruction="Uppercase: house"
+    )
     want = finetuning.answer(model, tok, ["Uppercase: house"], 24)[0]
     assert ca.shown["answers"] == {"pretrained": want, "again": want}
     assert repr(want) in ca.figure["text/plain"]
@@ -257,8 +287,10 @@ def test_figures_built_from_dicts_pass_plotlys_validation(course):
     import plotly.graph_objects as go
 
     model, tok = course
-    for fig in (widgets.model_explorer(model, tok, prompt=PROMPT_64).figure,
-                widgets.attention_walkthrough(model, tok).figure):
+    for fig in (
+        widgets.model_explorer(model, tok, prompt=PROMPT_64).figure,
+        widgets.attention_walkthrough(model, tok).figure,
+    ):
         checked = go.Figure(fig.to_dict())  # raises on any invalid property
         assert len(checked.data) == len(fig.data)
 

@@ -28,8 +28,14 @@ import pytest
 pytestmark = pytest.mark.slow
 
 CHROMIUM = os.environ.get("LLMLAB_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 NEW_PROMPT = "Hello from the browser"
 
 CELLS = [
@@ -65,9 +71,16 @@ def _free_port() -> int:
 
 
 def _notebook(path: Path) -> None:
-    cells = [dict(cell_type="code", execution_count=None, metadata={}, outputs=[], source=src) for src in CELLS]
-    nb = dict(cells=cells, metadata=dict(kernelspec=dict(name="python3", display_name="Python 3", language="python")),
-              nbformat=4, nbformat_minor=5)
+    cells = [
+        dict(cell_type="code", execution_count=None, metadata={}, outputs=[], source=src)
+        for src in CELLS
+    ]
+    nb = dict(
+        cells=cells,
+        metadata=dict(kernelspec=dict(name="python3", display_name="Python 3", language="python")),
+        nbformat=4,
+        nbformat_minor=5,
+    )
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i}"
     path.write_text(json.dumps(nb))
@@ -81,12 +94,29 @@ def jupyterlab(tmp_path):
     home.mkdir()
     _notebook(root / "explorer.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"),
-               IPYTHONDIR=str(home / "ipython"), OMP_WAIT_POLICY="PASSIVE")
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
-           "--allow-root", f"--LabApp.workspaces_dir={home / 'workspaces'}", "--LabApp.news_url=",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"]
+    env = dict(
+        os.environ,
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        IPYTHONDIR=str(home / "ipython"),
+        OMP_WAIT_POLICY="PASSIVE",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.port_retries=0",
+        "--allow-root",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
     log = open(tmp_path / "jupyterlab.log", "w")
     server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     url = f"http://127.0.0.1:{port}"
@@ -99,7 +129,10 @@ def jupyterlab(tmp_path):
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.flush()
-                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "jupyterlab.log").read_text()[-3000:])
+                    pytest.fail(
+                        "JupyterLab did not start:\n"
+                        + (tmp_path / "jupyterlab.log").read_text()[-3000:]
+                    )
                 time.sleep(0.5)
         yield url, token
     finally:
@@ -131,7 +164,9 @@ def test_typing_a_prompt_updates_the_explorer_figure(jupyterlab, tmp_path):
             prompt = page.locator(".widget-text input").first
             figures = page.locator(".jp-Notebook .js-plotly-plot")
             expect(prompt).to_be_visible()
-            expect(figures.first).to_contain_text("“The history of the c” (20 tokens)")  # the default input
+            expect(figures.first).to_contain_text(
+                "“The history of the c” (20 tokens)"
+            )  # the default input
             prompt.fill(NEW_PROMPT)
             prompt.press("Enter")
             # the live figure, drawn under the controls, shows the new prompt; the first one stays

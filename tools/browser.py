@@ -60,7 +60,9 @@ def chromium() -> Iterator:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        raise BrowserMissing("Playwright is missing: pip install -e '.[dev]' (or pip install playwright)") from exc
+        raise BrowserMissing(
+            "Playwright is missing: pip install -e '.[dev]' (or pip install playwright)"
+        ) from exc
     path = find_chromium()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=ARGS, headless=True)

@@ -75,7 +75,10 @@ RENDERABLE = {
     "text/markdown", "text/latex", "text/plain",
 }  # fmt: skip
 #: HTML that would make the browser fetch something from another site.
-REMOTE_FETCH = re.compile(r"<(?:script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?((?:https?:)?//[^\"'\s>]+)", re.I)
+REMOTE_FETCH = re.compile(
+    r"<(?:script|img|link|iframe|source|video|audio)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?((?:https?:)?//[^\"'\s>]+)",
+    re.I,
+)
 #: A badge: a markdown image from the web inside a link, [![alt](image-url)](target).
 BADGE = re.compile(r"\[!\[([^\]]*)\]\((?:https?:)?//[^)]*\)\]\(([^)]*)\)")
 #: Any other markdown image from the web, ![alt](url).
@@ -119,30 +122,42 @@ def _where(path: Path, index: int, cell) -> str:
 
 def check(path: Path, nb) -> None:
     """Raise :class:`SiteError` if a page built from ``nb`` would show a blank or an error."""
-    rerun = f"run `make notebooks NB={path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`"
+    rerun = (
+        f"run `make notebooks NB={path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`"
+    )
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     if code and not any(c.get("outputs") for _, c in code):
         i, cell = code[0]
-        raise SiteError(f"{_where(path, i, cell)}: the notebook has no outputs at all (saved unexecuted); {rerun}")
+        raise SiteError(
+            f"{_where(path, i, cell)}: the notebook has no outputs at all (saved unexecuted); {rerun}"
+        )
     states = widget_states(nb)
     for i, cell in code:
         if cell.source.strip() and cell.get("execution_count") is None:
             raise SiteError(f"{_where(path, i, cell)}: this cell was not executed; {rerun}")
         for out in cell.get("outputs", []):
             if out.output_type == "error":
-                raise SiteError(f"{_where(path, i, cell)}: an error output ({out.ename}: {out.evalue}); fix it and {rerun}")
+                raise SiteError(
+                    f"{_where(path, i, cell)}: an error output ({out.ename}: {out.evalue}); fix it and {rerun}"
+                )
             if out.output_type == "stream":
                 continue
             data = out.get("data", {})
             if not RENDERABLE & set(data):
-                raise SiteError(f"{_where(path, i, cell)}: an output of type {', '.join(data) or '(none)'} the site cannot show")
+                raise SiteError(
+                    f"{_where(path, i, cell)}: an output of type {', '.join(data) or '(none)'} the site cannot show"
+                )
             if WIDGET in data and data[WIDGET].get("model_id") not in states:
-                raise SiteError(f"{_where(path, i, cell)}: an ipywidgets output whose state was not saved; {rerun}")
+                raise SiteError(
+                    f"{_where(path, i, cell)}: an ipywidgets output whose state was not saved; {rerun}"
+                )
             html = data.get("text/html", "")
             html = "".join(html) if isinstance(html, list) else html
             fetch = REMOTE_FETCH.search(html)
             if fetch and PLOTLY not in data and not is_plotly_loader(out):
-                raise SiteError(f"{_where(path, i, cell)}: an HTML output that loads {fetch.group(1)} from the network")
+                raise SiteError(
+                    f"{_where(path, i, cell)}: an HTML output that loads {fetch.group(1)} from the network"
+                )
 
 
 # ------------------------------------------------------------------ turning outputs into what a page shows
@@ -238,7 +253,10 @@ def pages_for(paths: list[Path], notebooks: dict) -> list[Page]:
         except KeyError:
             pass
         if path.stem in runs:
-            page.run_time, page.peak_memory = runs[path.stem]["run time"], runs[path.stem]["peak memory"]
+            page.run_time, page.peak_memory = (
+                runs[path.stem]["run time"],
+                runs[path.stem]["peak memory"],
+            )
         pages.append(page)
     return pages
 
@@ -250,14 +268,18 @@ def copy_static(out: Path) -> None:
     shutil.copy2(SITE_SRC / "static" / "course.css", static / "course.css")
     shutil.copytree(MATHJAX, static / "mathjax", ignore=shutil.ignore_patterns(*MATHJAX_SKIP))
     (out / "images").mkdir()
-    shutil.copy2(ROOT / "images" / "transformer_pipeline.png", out / "images" / "transformer_pipeline.png")
+    shutil.copy2(
+        ROOT / "images" / "transformer_pipeline.png", out / "images" / "transformer_pipeline.png"
+    )
 
 
 def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page]:
     """Build the whole site into ``out`` (replaced only if every page builds); returns its pages."""
     out = out.resolve()
     if out.exists() and not (out / MARKER).exists():
-        raise SiteError(f"{out} exists and is not a site built by this tool: choose another --out or remove it")
+        raise SiteError(
+            f"{out} exists and is not a site built by this tool: choose another --out or remove it"
+        )
     paths = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
     if not paths:
         raise SiteError(f"no lesson notebooks (NN_name.ipynb) in {notebooks_dir}")
@@ -272,7 +294,9 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
     try:
         copy_static(tmp)
         web_export.export_web(tmp, home="index.html")  # playground.html and playground/
-        exporter = HTMLExporter(template_name="course", extra_template_basedirs=[str(SITE_SRC / "templates")])
+        exporter = HTMLExporter(
+            template_name="course", extra_template_basedirs=[str(SITE_SRC / "templates")]
+        )
         for k, (path, page) in enumerate(zip(paths, pages, strict=True)):
             nb = notebooks[path]
             prepare(nb, PLAYGROUND.get(page.stem, ""))
@@ -283,14 +307,21 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
                 "next": pages[k + 1] if k + 1 < len(pages) else None,
                 "playground": PLAYGROUND.get(page.stem),
             }
-            resources = {"metadata": {"name": f"{page.title} | {NAME}", "path": str(path.parent)}, "site": site}
+            resources = {
+                "metadata": {"name": f"{page.title} | {NAME}", "path": str(path.parent)},
+                "site": site,
+            }
             html, _ = exporter.from_notebook_node(nb, resources=resources)
             (tmp / page.href).write_text(html, encoding="utf-8")
-        home = jinja2.Environment(loader=jinja2.FileSystemLoader(SITE_SRC / "templates" / "course"), autoescape=True)
+        home = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(SITE_SRC / "templates" / "course"), autoescape=True
+        )
         site = {"name": NAME, "static": STATIC, "pipeline": "images/transformer_pipeline.png"}
         html = home.get_template("home.html.j2").render(site=site, pages=pages)
         (tmp / "index.html").write_text(html, encoding="utf-8")
-        (tmp / MARKER).write_text("Built by tools/build_site.py; `make site` replaces this folder.\n")
+        (tmp / MARKER).write_text(
+            "Built by tools/build_site.py; `make site` replaces this folder.\n"
+        )
         old = out.with_name(out.name + ".old")
         if out.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -304,8 +335,12 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder of the site (default: build/site)")
-    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of the lesson notebooks")
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="folder of the site (default: build/site)"
+    )
+    parser.add_argument(
+        "--notebooks", type=Path, default=NOTEBOOKS, help="folder of the lesson notebooks"
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
@@ -314,7 +349,9 @@ def main(argv: list[str]) -> int:
         print(f"make site: {exc}", file=sys.stderr)
         return 1
     index = args.out.resolve() / "index.html"
-    print(f"{len(pages)} lesson pages in {time.perf_counter() - start:.1f} s: open {index.as_uri()}")
+    print(
+        f"{len(pages)} lesson pages in {time.perf_counter() - start:.1f} s: open {index.as_uri()}"
+    )
     return 0
 
 

@@ -106,7 +106,11 @@ def execute(path: Path, renderer: figure_images.Renderer, timeout: int = 1200) -
             coalesce.preprocess_cell(cell, {}, index)
             cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None) if not _has_widgets(nb) else None
-    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
     figure_images.add_images(nb, renderer)
     tmp = path.with_suffix(".ipynb.tmp")
     nbformat.write(nb, tmp)
@@ -127,7 +131,9 @@ def write_record(records: dict[str, dict]) -> None:
     """Write the table of runs (JSON and markdown)."""
     RECORD_JSON.parent.mkdir(exist_ok=True)
     RECORD_JSON.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
-    machine = f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
+    machine = (
+        f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}"
+    )
     lines = [
         "# Notebook runs",
         "",
@@ -145,7 +151,9 @@ def write_record(records: dict[str, dict]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p).resolve() for p in argv] or sorted(
+        (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+    )
     # Lesson 00 prints every lesson's recorded run time, so it runs after the others.
     paths.sort(key=lambda p: p.stem == "00_start_here")
     try:

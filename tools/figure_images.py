@@ -68,7 +68,9 @@ def widget_outputs(states: dict, model_id: str, seen: set | None = None) -> list
         return []
     seen.add(model_id)
     model = states[model_id]
-    found = list(model["state"].get("outputs", [])) if model.get("model_name") == "OutputModel" else []
+    found = (
+        list(model["state"].get("outputs", [])) if model.get("model_name") == "OutputModel" else []
+    )
     for child in model["state"].get("children", []):
         if isinstance(child, str) and child.startswith("IPY_MODEL_"):
             found += widget_outputs(states, child.removeprefix("IPY_MODEL_"), seen)
@@ -80,7 +82,11 @@ def is_plotly_loader(out: dict) -> bool:
     html = out.get("data", {}).get("text/html", "")
     if isinstance(html, list):
         html = "".join(html)
-    return list(out.get("data", {})) == ["text/html"] and "cdn.plot.ly" in html and "plotly-graph-div" not in html
+    return (
+        list(out.get("data", {})) == ["text/html"]
+        and "cdn.plot.ly" in html
+        and "plotly-graph-div" not in html
+    )
 
 
 def figure_size(figure: dict) -> tuple[int, int]:
@@ -116,7 +122,7 @@ class Renderer:
         prefix = "data:image/png;base64,"
         if not url.startswith(prefix):
             raise RuntimeError(f"plotly.js returned no PNG (got {url[:40]!r})")
-        return url[len(prefix):]
+        return url[len(prefix) :]
 
 
 def add_images(nb, renderer: Renderer) -> int:
@@ -155,12 +161,16 @@ def process(paths: list[Path]) -> None:
             nbformat.write(nb, tmp)
             tmp.replace(path)  # atomic: a crash never leaves half a notebook
             size = path.stat().st_size / 2**20
-            print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {drawn} figure images, {size:.1f} MB")
+            print(
+                f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: {drawn} figure images, {size:.1f} MB"
+            )
         context.close()
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(p).resolve() for p in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(p).resolve() for p in argv] or sorted(
+        (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+    )
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         print(f"no such notebook: {', '.join(missing)}", file=sys.stderr)

@@ -21,7 +21,10 @@ def sync(path: Path) -> bool:
     changed = False
     tags = {t for cell in nb.cells for t in cell.get("metadata", {}).get("tags", [])}
     for missing in sorted({"llmlab-badges", "llmlab-setup"} - tags):
-        print(f"warning: {path.name} has no cell tagged {missing!r}; see COMMON notebook layout", file=sys.stderr)
+        print(
+            f"warning: {path.name} has no cell tagged {missing!r}; see COMMON notebook layout",
+            file=sys.stderr,
+        )
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "llmlab-badges" in tags:

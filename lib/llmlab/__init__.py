@@ -13,6 +13,7 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.errors``         ``UsageError``: one clear line for bad input (the command line prints it)
 ``llmlab.model_card``     model cards and recorded runs of the shipped checkpoints
 ``llmlab.widgets``        live explorers (ipywidgets): the whole model for a typed prompt, and more
+``llmlab.web_export``     the course model for the site's in-browser playground (``export-web``)
 ``llmlab.embeddings``     word2vec with gensim and from scratch (lesson 01)
 ``llmlab.positional``     sinusoidal, learned and rotary position encodings (lesson 02)
 ``llmlab.attention``      scaled dot-product and multi-head attention, GQA, KV cache (lesson 03)
@@ -32,6 +33,7 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.quantization``   int8 per row, llama.cpp's Q8_0 and Q4_0 blocks (lesson 07)
 ``llmlab.gguf_export``    writing and reading llama.cpp's GGUF files (lesson 07)
 ``llmlab.inference``      memory and speed of running a real LLM on a laptop (lesson 07)
+``llmlab.distributed``    data-parallel training under torchrun: DDP, gloo or NCCL (lesson 08)
 ``llmlab.plots``          the course's figures
 ``llmlab.exercises``      checkers for the exercises at the end of each lesson
 =========================  ==============================================

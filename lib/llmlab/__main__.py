@@ -44,23 +44,35 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 #: Worked examples shown by --help: (what it does, the command), per command.
 EXAMPLES = {
     "train": [
-        ("a small model on your text, checkpoint in out/ (about 2.5 minutes on 2 CPU cores)",
-         "python -m llmlab train --text input.txt --max-iters 2000 --out out/"),
-        ("BPE tokens, a wider model, 4 threads; --force replaces the checkpoint already in out/",
-         "python -m llmlab train --text input.txt --tokenizer bpe --bpe-vocab-size 512 \\\n"
-         "      --n-embd 192 --n-head 6 --threads 4 --out out/ --force"),
+        (
+            "a small model on your text, checkpoint in out/ (about 2.5 minutes on 2 CPU cores)",
+            "python -m llmlab train --text input.txt --max-iters 2000 --out out/",
+        ),
+        (
+            "BPE tokens, a wider model, 4 threads; --force replaces the checkpoint already in out/",
+            "python -m llmlab train --text input.txt --tokenizer bpe --bpe-vocab-size 512 \\\n"
+            "      --n-embd 192 --n-head 6 --threads 4 --out out/ --force",
+        ),
     ],
     "generate": [
-        ("200 characters from the course model, the same text for the same --seed",
-         'python -m llmlab generate --prompt "The history of " --max-new-tokens 200 --seed 0'),
-        ("from your checkpoint: less random (temperature 0.8), only the 40 most likely tokens",
-         'python -m llmlab generate --checkpoint out/ --prompt "Once upon a time" --temperature 0.8 --top-k 40'),
+        (
+            "200 characters from the course model, the same text for the same --seed",
+            'python -m llmlab generate --prompt "The history of " --max-new-tokens 200 --seed 0',
+        ),
+        (
+            "from your checkpoint: less random (temperature 0.8), only the 40 most likely tokens",
+            'python -m llmlab generate --checkpoint out/ --prompt "Once upon a time" --temperature 0.8 --top-k 40',
+        ),
     ],
     "export-web": [
-        ("the course model's playground, as on the course site",
-         "python -m llmlab export-web --out playground-site/"),
-        ("your checkpoint in the browser playground: open my-playground/playground.html (no server needed)",
-         "python -m llmlab export-web --checkpoint out/ --out my-playground/"),
+        (
+            "the course model's playground, as on the course site",
+            "python -m llmlab export-web --out playground-site/",
+        ),
+        (
+            "your checkpoint in the browser playground: open my-playground/playground.html (no server needed)",
+            "python -m llmlab export-web --checkpoint out/ --out my-playground/",
+        ),
     ],
 }
 
@@ -77,8 +89,12 @@ class _Help(argparse.RawDescriptionHelpFormatter):
     """Shows each flag's default (a flag without one says in its help what happens), and the examples as written."""
 
     def _get_help_string(self, action):
-        if action.default is None or action.default is False or action.default == argparse.SUPPRESS \
-                or "default" in (action.help or ""):
+        if (
+            action.default is None
+            or action.default is False
+            or action.default == argparse.SUPPRESS
+            or "default" in (action.help or "")
+        ):
             return action.help
         return f"{action.help} (default: %(default)s)"
 
@@ -92,7 +108,9 @@ def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
         default = getattr(defaults, f.name)
         flag, help_text = "--" + f.name.replace("_", "-"), f.metadata.get("help", f.name)
         if isinstance(default, bool):  # --fused-optimizer / --no-fused-optimizer
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=default, help=help_text
+            )
             continue
         kind = type(default) if default is not None else int  # None only for lr_decay_iters
         parser.add_argument(flag, type=kind, default=default, help=help_text)
@@ -101,53 +119,127 @@ def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
 def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     """The argument parser; ``train_flags=False`` leaves out the TrainConfig flags (which import torch)."""
     parser = argparse.ArgumentParser(
-        prog="python -m llmlab", description="LLM Lab: train and sample a mini GPT.", formatter_class=_Help,
+        prog="python -m llmlab",
+        description="LLM Lab: train and sample a mini GPT.",
+        formatter_class=_Help,
         epilog=_examples(EXAMPLES["train"][0], EXAMPLES["generate"][1])
         + "\n`python -m llmlab train --help` and `python -m llmlab generate --help` list every flag.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,generate,export-web}")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="{train,generate,export-web}"
+    )
 
-    t = sub.add_parser("train", help="train a GPT on a UTF-8 text file", description="Train a GPT on a UTF-8 text file.",
-                       formatter_class=_Help, epilog=_examples(*EXAMPLES["train"]))
-    t.add_argument("--text", required=True, help="a UTF-8 text file to train on (its last --val-fraction held out)")
-    t.add_argument("--out", default=None,
-                   help="folder for the checkpoint, saved at every evaluation; must be new or empty (default: no checkpoint)")
+    t = sub.add_parser(
+        "train",
+        help="train a GPT on a UTF-8 text file",
+        description="Train a GPT on a UTF-8 text file.",
+        formatter_class=_Help,
+        epilog=_examples(*EXAMPLES["train"]),
+    )
+    t.add_argument(
+        "--text",
+        required=True,
+        help="a UTF-8 text file to train on (its last --val-fraction held out)",
+    )
+    t.add_argument(
+        "--out",
+        default=None,
+        help="folder for the checkpoint, saved at every evaluation; must be new or empty (default: no checkpoint)",
+    )
     t.add_argument("--force", action="store_true", help="replace the checkpoint already in --out")
     t.add_argument("--n-layer", type=int, default=4, help="transformer blocks")
-    t.add_argument("--n-head", type=int, default=4, help="attention heads per block (must divide --n-embd)")
+    t.add_argument(
+        "--n-head", type=int, default=4, help="attention heads per block (must divide --n-embd)"
+    )
     t.add_argument("--n-embd", type=int, default=128, help="width of the residual stream")
-    t.add_argument("--dropout", type=float, default=0.0, help="dropout probability while training, in [0, 1)")
-    t.add_argument("--no-bias", action="store_true", help="no biases in Linear and LayerNorm layers")
-    t.add_argument("--tokenizer", choices=["char", "bpe"], default="char",
-                   help="char: one id per character; bpe: byte-level BPE learned from the text")
-    t.add_argument("--bpe-vocab-size", type=int, default=512, help="vocabulary size with --tokenizer bpe (>= 256)")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="share of the text held out for validation, in (0, 1)")
-    t.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    t.add_argument(
+        "--dropout", type=float, default=0.0, help="dropout probability while training, in [0, 1)"
+    )
+    t.add_argument(
+        "--no-bias", action="store_true", help="no biases in Linear and LayerNorm layers"
+    )
+    t.add_argument(
+        "--tokenizer",
+        choices=["char", "bpe"],
+        default="char",
+        help="char: one id per character; bpe: byte-level BPE learned from the text",
+    )
+    t.add_argument(
+        "--bpe-vocab-size",
+        type=int,
+        default=512,
+        help="vocabulary size with --tokenizer bpe (>= 256)",
+    )
+    t.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of the text held out for validation, in (0, 1)",
+    )
+    t.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--dist-timeout", type=float, default=600,
-                   help="under torchrun: seconds to wait for the other processes before stopping with an error")
+    t.add_argument(
+        "--dist-timeout",
+        type=float,
+        default=600,
+        help="under torchrun: seconds to wait for the other processes before stopping with an error",
+    )
     if train_flags:
         _add_train_config_flags(t)
 
-    g = sub.add_parser("generate", help="sample text from a checkpoint", description="Sample text from a checkpoint.",
-                       formatter_class=_Help, epilog=_examples(*EXAMPLES["generate"]))
-    g.add_argument("--checkpoint", default=None, help="checkpoint folder (default: the course model)")
+    g = sub.add_parser(
+        "generate",
+        help="sample text from a checkpoint",
+        description="Sample text from a checkpoint.",
+        formatter_class=_Help,
+        epilog=_examples(*EXAMPLES["generate"]),
+    )
+    g.add_argument(
+        "--checkpoint", default=None, help="checkpoint folder (default: the course model)"
+    )
     g.add_argument("--prompt", default="\n", help="text to continue (default: a newline)")
     g.add_argument("--max-new-tokens", type=int, default=200, help="tokens to add after the prompt")
-    g.add_argument("--temperature", type=float, default=1.0,
-                   help="below 1: more predictable, above 1: more random; 0: always the most likely token")
-    g.add_argument("--top-k", type=int, default=None, help="sample only among the k most likely tokens (default: all)")
-    g.add_argument("--top-p", type=float, default=None,
-                   help="sample only from the most likely tokens that make up probability p, in (0, 1] (default: all)")
-    g.add_argument("--seed", type=int, default=0, help="seed of the sampler: the same seed gives the same text")
-    g.add_argument("--no-cache", action="store_true", help="generate without the KV cache (slower, same text)")
+    g.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="below 1: more predictable, above 1: more random; 0: always the most likely token",
+    )
+    g.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="sample only among the k most likely tokens (default: all)",
+    )
+    g.add_argument(
+        "--top-p",
+        type=float,
+        default=None,
+        help="sample only from the most likely tokens that make up probability p, in (0, 1] (default: all)",
+    )
+    g.add_argument(
+        "--seed", type=int, default=0, help="seed of the sampler: the same seed gives the same text"
+    )
+    g.add_argument(
+        "--no-cache", action="store_true", help="generate without the KV cache (slower, same text)"
+    )
     g.add_argument("--device", default="cpu", help="where to run: cpu, cuda, mps")
 
-    w = sub.add_parser("export-web", help="put a checkpoint into the browser playground (playground.html)",
-                       description="Write the playground page with a checkpoint's weights: it runs the model in "
-                                   "the browser, from file:// or any static host.",
-                       formatter_class=_Help, epilog=_examples(*EXAMPLES["export-web"]))
-    w.add_argument("--checkpoint", default=None, help="checkpoint folder, char tokenizer (default: the course model)")
+    w = sub.add_parser(
+        "export-web",
+        help="put a checkpoint into the browser playground (playground.html)",
+        description="Write the playground page with a checkpoint's weights: it runs the model in "
+        "the browser, from file:// or any static host.",
+        formatter_class=_Help,
+        epilog=_examples(*EXAMPLES["export-web"]),
+    )
+    w.add_argument(
+        "--checkpoint",
+        default=None,
+        help="checkpoint folder, char tokenizer (default: the course model)",
+    )
     w.add_argument("--out", required=True, help="folder for playground.html and playground/")
     w.add_argument("--force", action="store_true", help="replace a playground already in --out")
     return parser
@@ -160,7 +252,9 @@ def _read_text(path: str) -> str:
     try:
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise CLIError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); convert it to UTF-8 first") from None
+        raise CLIError(
+            f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); convert it to UTF-8 first"
+        ) from None
     except OSError as e:
         raise CLIError(f"cannot read {path}: {e.strerror or e}") from None
     if not text.strip():
@@ -204,12 +298,21 @@ def cmd_train(args) -> dict | None:
         else:
             tok = BPETokenizer.train(text, args.bpe_vocab_size)
         train_text, val_text = training.split_train_val(text, args.val_fraction)
-        stream = training.TokenStream(tok.encode(train_text), tok.encode(val_text), config.block_size)
+        stream = training.TokenStream(
+            tok.encode(train_text), tok.encode(val_text), config.block_size
+        )
         torch.manual_seed(config.seed)
-        model = GPT(GPTConfig(
-            vocab_size=tok.vocab_size, block_size=config.block_size, n_layer=args.n_layer,
-            n_head=args.n_head, n_embd=args.n_embd, dropout=args.dropout, bias=not args.no_bias,
-        ))
+        model = GPT(
+            GPTConfig(
+                vocab_size=tok.vocab_size,
+                block_size=config.block_size,
+                n_layer=args.n_layer,
+                n_head=args.n_head,
+                n_embd=args.n_embd,
+                dropout=args.dropout,
+                bias=not args.no_bias,
+            )
+        )
     except ValueError as e:
         raise CLIError(str(e)) from None
     dp = _join(config, args)
@@ -268,15 +371,28 @@ def _run_train(args, config, model, tok, stream, out, dp) -> dict | None:
 
     def save(record: dict) -> None:
         if out is not None:
-            overwrite = args.force or progress["saved"] is not None  # later saves replace this run's own
-            training.save_checkpoint(out, model, tok, {**meta, "evaluation": record}, overwrite=overwrite)
+            overwrite = (
+                args.force or progress["saved"] is not None
+            )  # later saves replace this run's own
+            training.save_checkpoint(
+                out, model, tok, {**meta, "evaluation": record}, overwrite=overwrite
+            )
             progress["saved"] = record["step"]
 
     try:
-        result = training.train(model, stream, config, show_progress=not args.quiet, callback=count,
-                                on_evaluation=save, distributed=dp)
+        result = training.train(
+            model,
+            stream,
+            config,
+            show_progress=not args.quiet,
+            callback=count,
+            on_evaluation=save,
+            distributed=dp,
+        )
     except KeyboardInterrupt:
-        raise _Stopped(EXIT_INTERRUPTED, f"interrupted at step {progress['step']}; " + _where(out, progress)) from None
+        raise _Stopped(
+            EXIT_INTERRUPTED, f"interrupted at step {progress['step']}; " + _where(out, progress)
+        ) from None
     except NonFiniteLossError as e:
         where = _where(out, progress)
         raise _Stopped(EXIT_DIVERGED, f"{e} {where[0].upper()}{where[1:]}") from None
@@ -294,8 +410,14 @@ def _run_train(args, config, model, tok, stream, out, dp) -> dict | None:
             return None
         line["processes"] = dp.world_size
     if out is not None:  # the final checkpoint again, now with the run's results and a card
-        training.save_checkpoint(out, model, tok, {**meta, "result": result.summary()}, overwrite=True,
-                                 files={"MODEL_CARD.md": _model_card(args, line)})
+        training.save_checkpoint(
+            out,
+            model,
+            tok,
+            {**meta, "result": result.summary()},
+            overwrite=True,
+            files={"MODEL_CARD.md": _model_card(args, line)},
+        )
     return line
 
 
@@ -352,8 +474,14 @@ def cmd_generate(args) -> str:
     idx = torch.tensor([prompt_ids], dtype=torch.long, device=ck.model.device)
     try:
         out = generation.generate(
-            ck.model, idx, args.max_new_tokens, temperature=args.temperature, top_k=args.top_k,
-            top_p=args.top_p, seed=args.seed, use_cache=not args.no_cache,
+            ck.model,
+            idx,
+            args.max_new_tokens,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            top_p=args.top_p,
+            seed=args.seed,
+            use_cache=not args.no_cache,
         )
     except ValueError as e:
         raise CLIError(str(e)) from None
@@ -385,15 +513,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return _fail(args.command, "interrupted.", EXIT_INTERRUPTED)
     except BrokenPipeError:  # the reader went away (`... | head`): nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as Python's docs advise for SIGPIPE
+        os.dup2(
+            os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno()
+        )  # as Python's docs advise for SIGPIPE
         return 1
     except ValueError as e:  # llmlab.errors.UsageError and the library's other argument checks
         return _fail(args.command, f"error: {e}", EXIT_USAGE)
     except Exception as e:  # a bug, not bad input: still one line, the traceback on request
         if os.environ.get("LLMLAB_DEBUG"):
             raise
-        return _fail(args.command, f"internal error ({type(e).__name__}: {e}); set LLMLAB_DEBUG=1 "
-                                   "for the traceback and please report it", 1)
+        return _fail(
+            args.command,
+            f"internal error ({type(e).__name__}: {e}); set LLMLAB_DEBUG=1 "
+            "for the traceback and please report it",
+            1,
+        )
     return 0
 
 

@@ -167,7 +167,9 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         n_kv_heads = n_heads if n_kv_heads is None else n_kv_heads
         if n_heads < 1 or n_kv_heads < 1:
-            raise ValueError(f"n_heads and n_kv_heads must be >= 1, got {n_heads} and {n_kv_heads}.")
+            raise ValueError(
+                f"n_heads and n_kv_heads must be >= 1, got {n_heads} and {n_kv_heads}."
+            )
         if d_model % n_heads != 0:
             raise ValueError(
                 f"d_model ({d_model}) must be divisible by n_heads ({n_heads}) so that every head "
@@ -234,8 +236,12 @@ class MultiHeadAttention(nn.Module):
             y, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)  # (B, nh, T, hs)
         else:
             y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=None if only_causal else mask,
-                dropout_p=dropout_p, is_causal=only_causal and T > 1,
+                q,
+                k,
+                v,
+                attn_mask=None if only_causal else mask,
+                dropout_p=dropout_p,
+                is_causal=only_causal and T > 1,
             )  # (B, nh, T, hs)
             weights = None
         y = y.transpose(1, 2).reshape(B, T, C)  # re-assemble all heads side by side: (B, T, C)
@@ -250,7 +256,10 @@ class MultiHeadAttention(nn.Module):
         Wrapped layers (LoRA adapters, forward hooks) take the three separate calls.
         """
         layers = (self.q_proj, self.k_proj, self.v_proj)
-        if all(type(m) is nn.Linear and not m._forward_hooks and not m._forward_pre_hooks for m in layers):
+        if all(
+            type(m) is nn.Linear and not m._forward_hooks and not m._forward_pre_hooks
+            for m in layers
+        ):
             weight = torch.cat([m.weight for m in layers])  # (C + 2 kv_dim, C)
             bias = torch.cat([m.bias for m in layers]) if self.q_proj.bias is not None else None
             kv_dim = self.k_proj.out_features

@@ -54,7 +54,9 @@ from llmlab.memory import LLAMA2, LlamaConfig
 # ---------------------------------------------------------------------------
 
 
-def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, clock: str = "wall") -> float:
+def time_call(
+    fn: Callable[[], object], repeats: int = 5, warmup: int = 1, clock: str = "wall"
+) -> float:
     """Seconds one call of ``fn()`` takes: the fastest of ``repeats`` timed calls.
 
     The minimum, not the mean: other work on the machine only ever adds time, so
@@ -214,7 +216,9 @@ def measure_attention_cost(
     explicit math.  Returns one :class:`AttentionCost` per length, in order.
     """
     if not seq_lens or any(int(t) < 1 for t in seq_lens):
-        raise ValueError(f"seq_lens must be a non-empty list of positive lengths, got {list(seq_lens)}")
+        raise ValueError(
+            f"seq_lens must be a non-empty list of positive lengths, got {list(seq_lens)}"
+        )
     device = torch.device(device)
     layer = _attention_layer(d_model, n_heads, device)
     rows = []
@@ -245,7 +249,9 @@ def power_law_exponent(xs: Sequence[float], ys: Sequence[float]) -> float:
     the large sizes: at small sizes fixed overheads dominate and flatten the curve.
     """
     if len(xs) != len(ys) or len(xs) < 2:
-        raise ValueError(f"need at least two (x, y) pairs of equal length, got {len(xs)} and {len(ys)}")
+        raise ValueError(
+            f"need at least two (x, y) pairs of equal length, got {len(xs)} and {len(ys)}"
+        )
     if min(xs) <= 0 or min(ys) <= 0:
         raise ValueError("a power law needs positive x and y values")
     lx = [math.log(x) for x in xs]
@@ -332,7 +338,9 @@ LLAMA2_7B: LlamaConfig = LLAMA2["LLaMA 2 7B"]
 LLAMA2_70B: LlamaConfig = LLAMA2["LLaMA 2 70B"]
 
 
-def kv_cache_bytes_per_token(n_layers: int, n_kv_heads: int, head_dim: int, bytes_per_value: int = 2) -> int:
+def kv_cache_bytes_per_token(
+    n_layers: int, n_kv_heads: int, head_dim: int, bytes_per_value: int = 2
+) -> int:
     """Bytes of KV cache one token adds: ``2 (K and V) x n_layers x n_kv_heads x head_dim x bytes_per_value``.
 
     ``bytes_per_value`` is 2 for 16-bit floats (fp16/bf16, how LLaMA 2 is served),
@@ -390,7 +398,9 @@ def kv_cache_table(
             variants.append(m.n_kv_head)
         for n_kv in sorted(set(variants), reverse=True):
             if n_kv < 1 or m.n_head % n_kv:
-                raise ValueError(f"{m.name}: {m.n_head} query heads cannot be split into {n_kv} KV groups")
+                raise ValueError(
+                    f"{m.name}: {m.n_head} query heads cannot be split into {n_kv} KV groups"
+                )
             per_token = kv_cache_bytes_per_token(m.n_layer, n_kv, m.head_dim, bytes_per_value)
             rows.append(
                 KVCacheRow(

@@ -37,15 +37,60 @@ class Lesson:
 
 
 LESSONS: list[Lesson] = [
-    Lesson("00_start_here", "Start here: the course map", "all", "The four steps of a transformer, and how to run the course."),
-    Lesson("01_word_embeddings", "Word embeddings", "1. word embedding", "word2vec with gensim and from scratch; similarity, analogies, maps."),
-    Lesson("02_positional_encoding", "Positional encoding", "2. positional encoding", "Sinusoidal, learned and rotary position encodings, seen in plots."),
-    Lesson("03_attention", "Self-attention and the transformer block", "3. transformer blocks", "Attention from scratch, masks, multi-head and grouped-query attention, heatmaps."),
-    Lesson("04_mini_gpt", "A mini GPT, trained from scratch", "4. text generation", "Tokenizers, the GPT model, training on a CPU, sampling and the KV cache."),
-    Lesson("05_fine_tuning", "Fine-tuning: instructions, full vs LoRA", "beyond: adapting", "Instruction tuning, full fine-tuning vs LoRA, and the memory each costs."),
-    Lesson("06_model_families", "Model families and the LLM landscape", "beyond: families", "BERT, T5 and GPT objectives side by side; a sourced map of well-known models."),
-    Lesson("07_local_llm", "Running an LLM on your own machine", "beyond: running locally", "From GPT-2 to LLaMA; quantization, GGUF and llama.cpp; what fits on a laptop."),
-    Lesson("08_scaling_out", "Scaling out: data-parallel training", "beyond: several processes", "DDP under torchrun on 2 CPU processes, equal to one process with the double batch; ZeRO and FSDP memory."),
+    Lesson(
+        "00_start_here",
+        "Start here: the course map",
+        "all",
+        "The four steps of a transformer, and how to run the course.",
+    ),
+    Lesson(
+        "01_word_embeddings",
+        "Word embeddings",
+        "1. word embedding",
+        "word2vec with gensim and from scratch; similarity, analogies, maps.",
+    ),
+    Lesson(
+        "02_positional_encoding",
+        "Positional encoding",
+        "2. positional encoding",
+        "Sinusoidal, learned and rotary position encodings, seen in plots.",
+    ),
+    Lesson(
+        "03_attention",
+        "Self-attention and the transformer block",
+        "3. transformer blocks",
+        "Attention from scratch, masks, multi-head and grouped-query attention, heatmaps.",
+    ),
+    Lesson(
+        "04_mini_gpt",
+        "A mini GPT, trained from scratch",
+        "4. text generation",
+        "Tokenizers, the GPT model, training on a CPU, sampling and the KV cache.",
+    ),
+    Lesson(
+        "05_fine_tuning",
+        "Fine-tuning: instructions, full vs LoRA",
+        "beyond: adapting",
+        "Instruction tuning, full fine-tuning vs LoRA, and the memory each costs.",
+    ),
+    Lesson(
+        "06_model_families",
+        "Model families and the LLM landscape",
+        "beyond: families",
+        "BERT, T5 and GPT objectives side by side; a sourced map of well-known models.",
+    ),
+    Lesson(
+        "07_local_llm",
+        "Running an LLM on your own machine",
+        "beyond: running locally",
+        "From GPT-2 to LLaMA; quantization, GGUF and llama.cpp; what fits on a laptop.",
+    ),
+    Lesson(
+        "08_scaling_out",
+        "Scaling out: data-parallel training",
+        "beyond: several processes",
+        "DDP under torchrun on 2 CPU processes, equal to one process with the double batch; ZeRO and FSDP memory.",
+    ),
 ]
 
 

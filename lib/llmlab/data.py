@@ -86,7 +86,9 @@ REGISTRY: dict[str, Dataset] = {
             ),
             size="about 2.7 MB, 424,000 words, 93 distinct characters",
             licence="Wikipedia text: CC BY-SA 3.0; Lee corpus: distributed with gensim (LGPL-2.1) for research use",
-            source="gensim.test.utils.datapath: " + corpus.WIKI_FILE + ", lee_background.cor, lee.cor",
+            source="gensim.test.utils.datapath: "
+            + corpus.WIKI_FILE
+            + ", lee_background.cor, lee.cor",
             embedded=True,
         ),
         Dataset(
@@ -181,7 +183,9 @@ def list_datasets() -> list[dict[str, str]]:
 def get(name: str) -> Dataset:
     """The registry entry called ``name``; an unknown name gets an error listing the known ones."""
     if not isinstance(name, str):
-        raise DatasetError(f"A data set is named by a string, got {type(name).__name__}; see llmlab.data.list_datasets().")
+        raise DatasetError(
+            f"A data set is named by a string, got {type(name).__name__}; see llmlab.data.list_datasets()."
+        )
     try:
         return REGISTRY[name]
     except KeyError:
@@ -223,7 +227,9 @@ def load_text(name: str = DEFAULT_TEXT) -> str:
     entry = get(name)
     if entry.kind != "text":
         loader = "load_vectors" if entry.kind == "vectors" else "path"
-        raise DatasetError(f"{name!r} is a {entry.kind} set, not a text corpus; use llmlab.data.{loader}({name!r}).")
+        raise DatasetError(
+            f"{name!r} is a {entry.kind} set, not a text corpus; use llmlab.data.{loader}({name!r})."
+        )
     if entry.embedded:
         return _embedded_text(name)
     return download(name).read_text(encoding="utf-8")
@@ -329,7 +335,9 @@ def is_downloaded(name: str) -> bool:
     if entry.embedded:
         return True
     target = cache_dir() / (entry.filename or name)
-    return target.is_file() and (entry.size_bytes is None or target.stat().st_size == entry.size_bytes)
+    return target.is_file() and (
+        entry.size_bytes is None or target.stat().st_size == entry.size_bytes
+    )
 
 
 def download(name: str, timeout: float = 30.0, deadline: float = DOWNLOAD_DEADLINE_S) -> Path:
@@ -347,7 +355,9 @@ def download(name: str, timeout: float = 30.0, deadline: float = DOWNLOAD_DEADLI
     deadline = check_real("deadline", deadline, minimum=0, open_min=True)
     entry = get(name)
     if entry.embedded:
-        raise DatasetError(f"{name!r} is embedded; nothing to download. Use llmlab.data.load_text({name!r}).")
+        raise DatasetError(
+            f"{name!r} is embedded; nothing to download. Use llmlab.data.load_text({name!r})."
+        )
     if not (entry.sha256 or entry.md5):
         raise DatasetError(
             f"{name!r} has no recorded checksum, so the course will not use a download it cannot verify. "
@@ -369,7 +379,10 @@ def download(name: str, timeout: float = 30.0, deadline: float = DOWNLOAD_DEADLI
         try:
             started = time.monotonic()
             request = urllib.request.Request(entry.url, headers={"User-Agent": "llmlab"})
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
+            with (
+                os.fdopen(fd, "wb") as out,
+                urllib.request.urlopen(request, timeout=timeout) as response,
+            ):
                 expected = response.headers.get("Content-Length")
                 received = 0
                 # read1: whatever has arrived (read(n) would wait for all n bytes, however slowly they come)
@@ -380,7 +393,8 @@ def download(name: str, timeout: float = 30.0, deadline: float = DOWNLOAD_DEADLI
                         raise DatasetError(
                             f"The download of {name!r} took longer than {deadline:g} s ({received:,} bytes "
                             f"so far) and was stopped; nothing was kept. On a slow connection pass a longer "
-                            f"deadline: llmlab.data.download({name!r}, deadline=3600). " + _offline_advice(entry)
+                            f"deadline: llmlab.data.download({name!r}, deadline=3600). "
+                            + _offline_advice(entry)
                         )
         except urllib.error.HTTPError as exc:
             raise DatasetError(
@@ -423,8 +437,11 @@ def load_vectors(name: str = "glove-wiki-gigaword-50", limit: int | None = None)
     """
     entry = get(name)
     if entry.kind != "vectors":
-        raise DatasetError(f"{name!r} is a {entry.kind} set, not word vectors; vector sets: "
-                           + ", ".join(d.name for d in REGISTRY.values() if d.kind == "vectors") + ".")
+        raise DatasetError(
+            f"{name!r} is a {entry.kind} set, not word vectors; vector sets: "
+            + ", ".join(d.name for d in REGISTRY.values() if d.kind == "vectors")
+            + "."
+        )
     from gensim.models import KeyedVectors
 
     file = download(name)

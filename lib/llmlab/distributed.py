@@ -39,8 +39,15 @@ from torch import nn
 
 from llmlab.errors import UsageError
 
-__all__ = ["DataParallel", "DistributedError", "ShardedBatches", "describe_failure", "init_from_env", "launch_local",
-           "zero_memory_per_device"]
+__all__ = [
+    "DataParallel",
+    "DistributedError",
+    "ShardedBatches",
+    "describe_failure",
+    "init_from_env",
+    "launch_local",
+    "zero_memory_per_device",
+]
 
 #: Seconds a process waits for the others (to join, or in a collective) before it gives up.
 #: Long enough for the main process's evaluation, during which the others wait.
@@ -119,7 +126,9 @@ def _env_int(name: str, default: int | None = None) -> int:
     value = os.environ.get(name)
     if value is None:
         if default is None:
-            raise UsageError(f"{name} is not set: start data-parallel runs with torchrun, which sets it.")
+            raise UsageError(
+                f"{name} is not set: start data-parallel runs with torchrun, which sets it."
+            )
         return default
     try:
         return int(value)
@@ -127,8 +136,9 @@ def _env_int(name: str, default: int | None = None) -> int:
         raise UsageError(f"The environment variable {name}={value!r} is not an integer.") from None
 
 
-def init_from_env(device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
-                  batch_size: int | None = None) -> DataParallel | None:
+def init_from_env(
+    device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S, batch_size: int | None = None
+) -> DataParallel | None:
     """Join the run that ``torchrun`` started; None for a single process (no ``WORLD_SIZE`` > 1).
 
     ``device`` "cpu" uses gloo; "cuda" uses NCCL and process ``LOCAL_RANK`` takes GPU
@@ -145,7 +155,9 @@ def init_from_env(device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
         raise UsageError(f"RANK={rank} is outside 0 ... WORLD_SIZE-1 = {world - 1}.")
     for name in ("MASTER_ADDR", "MASTER_PORT"):
         if not os.environ.get(name):
-            raise UsageError(f"{name} is not set: start data-parallel runs with torchrun, which sets it.")
+            raise UsageError(
+                f"{name} is not set: start data-parallel runs with torchrun, which sets it."
+            )
     if not timeout_s > 0:
         raise UsageError(f"The timeout must be > 0 seconds, got {timeout_s}.")
     if batch_size is not None:
@@ -153,8 +165,9 @@ def init_from_env(device: str = "cpu", timeout_s: float = DEFAULT_TIMEOUT_S,
     dev = _device(device, local_rank, local_world)
     backend = "nccl" if dev.type == "cuda" else "gloo"
     try:
-        dist.init_process_group(backend, rank=rank, world_size=world,
-                                timeout=datetime.timedelta(seconds=timeout_s))
+        dist.init_process_group(
+            backend, rank=rank, world_size=world, timeout=datetime.timedelta(seconds=timeout_s)
+        )
     except (dist.DistError, RuntimeError, ValueError) as e:
         raise DistributedError(
             f"process {rank} of {world}: the other processes did not all join within {timeout_s:g} s at "
@@ -174,13 +187,19 @@ def _device(device: str, local_rank: int, local_world: int) -> torch.device:
     if dev.type == "cpu":
         return dev
     if dev.type != "cuda":
-        raise UsageError(f"Data-parallel training runs on 'cpu' (gloo) or 'cuda' (NCCL), not {device!r}.")
+        raise UsageError(
+            f"Data-parallel training runs on 'cpu' (gloo) or 'cuda' (NCCL), not {device!r}."
+        )
     if dev.index is not None and local_world > 1:
-        raise UsageError(f"--device {device} would put all {local_world} processes of this machine on one GPU: "
-                         "pass --device cuda, and process LOCAL_RANK takes cuda:LOCAL_RANK.")
+        raise UsageError(
+            f"--device {device} would put all {local_world} processes of this machine on one GPU: "
+            "pass --device cuda, and process LOCAL_RANK takes cuda:LOCAL_RANK."
+        )
     if local_world > torch.cuda.device_count():
-        raise UsageError(f"{local_world} processes on this machine but only {torch.cuda.device_count()} CUDA GPU(s): "
-                         f"use --nproc_per_node={torch.cuda.device_count()} or fewer.")
+        raise UsageError(
+            f"{local_world} processes on this machine but only {torch.cuda.device_count()} CUDA GPU(s): "
+            f"use --nproc_per_node={torch.cuda.device_count()} or fewer."
+        )
     dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
     torch.cuda.set_device(dev)
     return dev
@@ -193,8 +212,10 @@ def _check_same_device_type(dp: DataParallel) -> None:
     kinds = {store.get(f"llmlab/device/{r}").decode() for r in range(dp.world_size)}
     if len(kinds) > 1:
         dp.close()
-        raise UsageError(f"The processes of this run use different devices ({', '.join(sorted(kinds))}): "
-                         "give every machine the same --device.")
+        raise UsageError(
+            f"The processes of this run use different devices ({', '.join(sorted(kinds))}): "
+            "give every machine the same --device."
+        )
 
 
 def _first_line(e: BaseException) -> str:
@@ -207,11 +228,23 @@ def describe_failure(dp: DataParallel, error: BaseException) -> str | None:
     if not isinstance(error, (dist.DistError, RuntimeError)) or isinstance(error, DistributedError):
         return None
     text = str(error).lower()
-    signs = ("gloo", "nccl", "connection", "timed out", "timeout", "peer", "socket", "broken pipe", "closed")
+    signs = (
+        "gloo",
+        "nccl",
+        "connection",
+        "timed out",
+        "timeout",
+        "peer",
+        "socket",
+        "broken pipe",
+        "closed",
+    )
     if not any(s in text for s in signs):
         return None
-    return (f"process {dp.rank} of {dp.world_size} stopped: another process of this run failed or stopped "
-            f"answering ({_first_line(error)}); its own message says why.")
+    return (
+        f"process {dp.rank} of {dp.world_size} stopped: another process of this run failed or stopped "
+        f"answering ({_first_line(error)}); its own message says why."
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -248,8 +281,9 @@ def zero_memory_per_device(n_params: int, n_devices: int) -> dict[str, float]:
 # ---------------------------------------------------------------------------
 
 
-def launch_local(args: list[str], nproc: int = 2, timeout_s: float = 600, cwd=None,
-                 rank0=None) -> list[tuple[int, str, str]]:
+def launch_local(
+    args: list[str], nproc: int = 2, timeout_s: float = 600, cwd=None, rank0=None
+) -> list[tuple[int, str, str]]:
     """Run ``python <args>`` in ``nproc`` processes with torchrun's variables, on 127.0.0.1 and a free port.
 
     What ``torchrun --standalone --nproc_per_node=nproc <args>`` does, minus torchrun's own
@@ -268,14 +302,30 @@ def launch_local(args: list[str], nproc: int = 2, timeout_s: float = 600, cwd=No
         port = s.getsockname()[1]
 
     def variables(rank: int) -> dict[str, str]:
-        return {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc),
-                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+        return {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": str(nproc),
+            "LOCAL_WORLD_SIZE": str(nproc),
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
 
     procs = {}
     for rank in range(0 if rank0 is None else 1, nproc):
-        env = {**os.environ, **variables(rank), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-        procs[rank] = subprocess.Popen([sys.executable, *args], env=env, cwd=cwd, text=True,
-                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        env = {
+            **os.environ,
+            **variables(rank),
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        }
+        procs[rank] = subprocess.Popen(
+            [sys.executable, *args],
+            env=env,
+            cwd=cwd,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
     results = []
     try:
         if rank0 is not None:

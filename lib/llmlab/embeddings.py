@@ -76,7 +76,11 @@ def check_words(kv, *words: str) -> KeyedVectors:
             continue
         close = difflib.get_close_matches(word.lower(), kv.index_to_key, n=3, cutoff=0.75)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        lower = " The vocabulary is lower-case." if word != word.lower() and word.lower() in kv.key_to_index else ""
+        lower = (
+            " The vocabulary is lower-case."
+            if word != word.lower() and word.lower() in kv.key_to_index
+            else ""
+        )
         raise UnknownWordError(
             f"{word!r} is not in the vocabulary ({len(kv):,} words).{lower}{hint} "
             "Words seen fewer than min_count times in the corpus get no vector."
@@ -115,7 +119,9 @@ def offset_consistency(kv, pairs: Sequence[tuple[str, str]]) -> float:
     kv = check_words(kv, *(w for p in pairs for w in p))
     if len(pairs) < 2:
         raise ValueError("offset_consistency needs at least two pairs.")
-    d = np.stack([kv.get_vector(b, norm=True) - kv.get_vector(a, norm=True) for a, b in pairs])  # (P, D)
+    d = np.stack(
+        [kv.get_vector(b, norm=True) - kv.get_vector(a, norm=True) for a, b in pairs]
+    )  # (P, D)
     d = d / np.linalg.norm(d, axis=1, keepdims=True).clip(1e-12)
     sims = d @ d.T  # (P, P)
     n = len(pairs)
@@ -222,7 +228,9 @@ def train_word2vec(
     settings = {**WORD2VEC_DEFAULTS, **options}
     sentences = list(sentences)
     if not sentences or not any(sentences):
-        raise ValueError("train_word2vec needs a non-empty list of tokenized sentences (lists of words).")
+        raise ValueError(
+            "train_word2vec needs a non-empty list of tokenized sentences (lists of words)."
+        )
     if isinstance(sentences[0], str):
         raise TypeError(
             "sentences must be lists of words, not strings: e.g. llmlab.data.load_sentences('wiki-news')."
@@ -321,10 +329,14 @@ def evaluate(kv, analogies: bool = True) -> Evaluation:
     if analogies:
         questions = read_analogies()
         total = sum(len(q) for q in questions.values())
-        _score, results = kv.evaluate_word_analogies(str(data.path("google-analogies")), restrict_vocab=len(kv))
+        _score, results = kv.evaluate_word_analogies(
+            str(data.path("google-analogies")), restrict_vocab=len(kv)
+        )
         for (name, qs), res in zip(questions.items(), results, strict=False):
             covered = len(res["correct"]) + len(res["incorrect"])
-            sections.append(dict(section=name, correct=len(res["correct"]), covered=covered, total=len(qs)))
+            sections.append(
+                dict(section=name, correct=len(res["correct"]), covered=covered, total=len(qs))
+            )
         correct = sum(s["correct"] for s in sections)
         covered = sum(s["covered"] for s in sections)
         acc = correct / covered if covered else float("nan")
@@ -336,7 +348,9 @@ def to_keyed_vectors(words: Sequence[str], vectors) -> KeyedVectors:
     """Wrap a ``(V, D)`` array or tensor of vectors, row i for ``words[i]``, in gensim ``KeyedVectors``."""
     vectors = torch.as_tensor(vectors).detach().cpu().float().numpy()  # (V, D)
     if vectors.ndim != 2 or vectors.shape[0] != len(words):
-        raise ValueError(f"Expected vectors of shape ({len(words)}, D), got {tuple(vectors.shape)}.")
+        raise ValueError(
+            f"Expected vectors of shape ({len(words)}, D), got {tuple(vectors.shape)}."
+        )
     kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(list(words), vectors)
     return kv
@@ -368,10 +382,18 @@ class Vocabulary:
     @classmethod
     def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 5) -> Vocabulary:
         counter = Counter(w for s in sentences for w in s)
-        kept = sorted((w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w))
+        kept = sorted(
+            (w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w)
+        )
         if not kept:
-            raise ValueError(f"No word occurs at least min_count={min_count} times; lower min_count.")
-        return cls(kept, np.array([counter[w] for w in kept], dtype=np.int64), {w: i for i, w in enumerate(kept)})
+            raise ValueError(
+                f"No word occurs at least min_count={min_count} times; lower min_count."
+            )
+        return cls(
+            kept,
+            np.array([counter[w] for w in kept], dtype=np.int64),
+            {w: i for i, w in enumerate(kept)},
+        )
 
     def __len__(self) -> int:
         return len(self.words)
@@ -421,7 +443,9 @@ def keep_probabilities(counts, t: float = 1e-4, variant: str = "paper") -> np.nd
     return np.minimum(keep, 1.0)
 
 
-def window_pairs(ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator | None = None):
+def window_pairs(
+    ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator | None = None
+):
     """All (centre, context) id pairs of a tokenized corpus, vectorised; ``(P,)`` and ``(P,)``.
 
     ``ids``/``sent``: token ids and their sentence numbers, ``(N,)``.  Pairs
@@ -465,7 +489,9 @@ class SkipGramNS(nn.Module):
         nn.init.uniform_(self.in_embed.weight, -0.5 / dim, 0.5 / dim, generator=generator)
         nn.init.zeros_(self.out_embed.weight)
 
-    def forward(self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor
+    ) -> torch.Tensor:
         """Mean loss over a batch: ``centre`` ``(B,)``, ``context`` ``(B,)``, ``negatives`` ``(B, K)`` ids."""
         v = self.in_embed(centre)  # (B, D)
         u_pos = self.out_embed(context)  # (B, D)
@@ -543,7 +569,7 @@ def train_skipgram(
     model = SkipGramNS(len(vocab), dim, generator=gen)
     optimizer = torch.optim.SparseAdam(list(model.parameters()), lr=lr)
     # planned number of steps, for the linear decay: expected kept tokens x mean pairs per token
-    mean_pairs = (window + 1)  # both sides, window b uniform in 1..window: 2 * (window + 1) / 2
+    mean_pairs = window + 1  # both sides, window b uniform in 1..window: 2 * (window + 1) / 2
     planned = max(1, int(epochs * keep[ids].sum() * mean_pairs / batch_size))
     losses, running, steps, seen = [], [], 0, 0
     threads = torch.get_num_threads()
@@ -555,7 +581,9 @@ def train_skipgram(
             order = torch.from_numpy(rng.permutation(len(centres)))
             centres, contexts = torch.from_numpy(centres)[order], torch.from_numpy(contexts)[order]
             n_batches = math.ceil(len(centres) / batch_size)
-            bar = progress_bar(total=n_batches, desc=f"skip-gram epoch {epoch + 1}/{epochs}", disable=not progress)
+            bar = progress_bar(
+                total=n_batches, desc=f"skip-gram epoch {epoch + 1}/{epochs}", disable=not progress
+            )
             for b in range(n_batches):
                 c = centres[b * batch_size : (b + 1) * batch_size]  # (B,)
                 o = contexts[b * batch_size : (b + 1) * batch_size]  # (B,)
@@ -605,7 +633,9 @@ def pca(x, dim: int = 2) -> np.ndarray:
     return (xc @ (comps * signs).T).numpy()  # (N, dim)
 
 
-def _tsne_affinities(x: np.ndarray, perplexity: float, tol: float = 1e-5, symmetric: bool = True) -> np.ndarray:
+def _tsne_affinities(
+    x: np.ndarray, perplexity: float, tol: float = 1e-5, symmetric: bool = True
+) -> np.ndarray:
     """Input affinities ``(N, N)``: per-point Gaussians whose entropy matches log(perplexity).
 
     Row i of the conditional matrix (``symmetric=False``) is p_{j|i}; t-SNE uses
@@ -636,7 +666,12 @@ def _tsne_affinities(x: np.ndarray, perplexity: float, tol: float = 1e-5, symmet
 
 
 def tsne(
-    x, dim: int = 2, perplexity: float = 15.0, iterations: int = 750, learning_rate: float | None = None, seed: int = 0
+    x,
+    dim: int = 2,
+    perplexity: float = 15.0,
+    iterations: int = 750,
+    learning_rate: float | None = None,
+    seed: int = 0,
 ) -> np.ndarray:
     """Exact t-SNE (van der Maaten and Hinton 2008) of ``x`` ``(N, D)`` to ``(N, dim)``, for a few hundred points.
 
@@ -650,8 +685,12 @@ def tsne(
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[0]
     if n < 3 or perplexity >= n:
-        raise ValueError(f"tsne needs more points than the perplexity ({perplexity}); got {n} points.")
-    x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)  # cosine geometry, as for word vectors
+        raise ValueError(
+            f"tsne needs more points than the perplexity ({perplexity}); got {n} points."
+        )
+    x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(
+        1e-12
+    )  # cosine geometry, as for word vectors
     p = _tsne_affinities(x, perplexity)
     y0 = pca(x, dim)
     rng = np.random.default_rng(seed)
@@ -690,22 +729,106 @@ def project(vectors, method: str = "pca", dim: int = 2, **options) -> np.ndarray
 #: Simple groups used to colour the maps; only words the vocabulary contains are used.
 GROUPS: dict[str, list[str]] = {
     "countries": [
-        "france", "germany", "italy", "spain", "england", "russia", "china", "japan", "india", "canada",
-        "australia", "greece", "egypt", "iraq", "israel", "poland", "ireland", "mexico", "brazil", "afghanistan",
-        "pakistan", "iran", "austria", "sweden", "netherlands", "portugal", "scotland", "turkey",
+        "france",
+        "germany",
+        "italy",
+        "spain",
+        "england",
+        "russia",
+        "china",
+        "japan",
+        "india",
+        "canada",
+        "australia",
+        "greece",
+        "egypt",
+        "iraq",
+        "israel",
+        "poland",
+        "ireland",
+        "mexico",
+        "brazil",
+        "afghanistan",
+        "pakistan",
+        "iran",
+        "austria",
+        "sweden",
+        "netherlands",
+        "portugal",
+        "scotland",
+        "turkey",
     ],
     "cities": [
-        "paris", "london", "berlin", "rome", "moscow", "sydney", "washington", "york", "athens", "tokyo",
-        "madrid", "jerusalem", "vienna", "melbourne", "canberra", "beijing", "boston", "chicago",
+        "paris",
+        "london",
+        "berlin",
+        "rome",
+        "moscow",
+        "sydney",
+        "washington",
+        "york",
+        "athens",
+        "tokyo",
+        "madrid",
+        "jerusalem",
+        "vienna",
+        "melbourne",
+        "canberra",
+        "beijing",
+        "boston",
+        "chicago",
     ],
-    "numbers": ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty", "hundred"],
+    "numbers": [
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "twenty",
+        "hundred",
+    ],
     "months": [
-        "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-        "november", "december",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
     ],
     "days": ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"],
-    "family": ["father", "mother", "son", "daughter", "brother", "sister", "wife", "husband", "king", "queen"],
-    "science": ["physics", "chemistry", "mathematics", "biology", "energy", "atoms", "theory", "science"],
+    "family": [
+        "father",
+        "mother",
+        "son",
+        "daughter",
+        "brother",
+        "sister",
+        "wife",
+        "husband",
+        "king",
+        "queen",
+    ],
+    "science": [
+        "physics",
+        "chemistry",
+        "mathematics",
+        "biology",
+        "energy",
+        "atoms",
+        "theory",
+        "science",
+    ],
 }
 
 
@@ -733,7 +856,9 @@ def export_projector_tsv(
     check_words(kv, *words)
     for w in words:
         if any(ch in w for ch in "\t\n\r"):
-            raise ValueError(f"Word {w!r} contains a tab or newline, which the TSV format cannot hold.")
+            raise ValueError(
+                f"Word {w!r} contains a tab or newline, which the TSV format cannot hold."
+            )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     vec_path, meta_path = directory / "vectors.tsv", directory / "metadata.tsv"

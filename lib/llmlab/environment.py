@@ -120,7 +120,11 @@ def report(device=None) -> list[tuple[str, str]]:
     ]
     for entry in data.REGISTRY.values():
         if not entry.embedded:
-            state = "in the cache" if data.is_downloaded(entry.name) else "not downloaded (optional; needs internet)"
+            state = (
+                "in the cache"
+                if data.is_downloaded(entry.name)
+                else "not downloaded (optional; needs internet)"
+            )
             rows.append((f"optional: {entry.name}", state))
     return rows
 

@@ -53,8 +53,15 @@ def check_int(name: str, value, minimum: int | None = None, maximum: int | None 
     return value
 
 
-def check_real(name: str, value, minimum: float | None = None, maximum: float | None = None,
-               *, open_min: bool = False, open_max: bool = False) -> float:
+def check_real(
+    name: str,
+    value,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    open_min: bool = False,
+    open_max: bool = False,
+) -> float:
     """``value`` as a finite float in the given range, or a :class:`UsageError` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise UsageError(f"{name} must be a number, got {_shown(value)}.")

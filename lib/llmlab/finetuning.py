@@ -81,12 +81,30 @@ TASK_KINDS: dict[str, str] = {
 
 #: The fact table (country, capital): ASCII only, so every character is in the course model's vocabulary.
 CAPITALS: tuple[tuple[str, str], ...] = (
-    ("France", "Paris"), ("Japan", "Tokyo"), ("Italy", "Rome"), ("Spain", "Madrid"),
-    ("Egypt", "Cairo"), ("Peru", "Lima"), ("Kenya", "Nairobi"), ("Chile", "Santiago"),
-    ("Cuba", "Havana"), ("Greece", "Athens"), ("Norway", "Oslo"), ("Russia", "Moscow"),
-    ("China", "Beijing"), ("Canada", "Ottawa"), ("Germany", "Berlin"), ("Poland", "Warsaw"),
-    ("Sweden", "Stockholm"), ("Ireland", "Dublin"), ("Austria", "Vienna"), ("Turkey", "Ankara"),
-    ("Iran", "Tehran"), ("Portugal", "Lisbon"), ("Thailand", "Bangkok"), ("Finland", "Helsinki"),
+    ("France", "Paris"),
+    ("Japan", "Tokyo"),
+    ("Italy", "Rome"),
+    ("Spain", "Madrid"),
+    ("Egypt", "Cairo"),
+    ("Peru", "Lima"),
+    ("Kenya", "Nairobi"),
+    ("Chile", "Santiago"),
+    ("Cuba", "Havana"),
+    ("Greece", "Athens"),
+    ("Norway", "Oslo"),
+    ("Russia", "Moscow"),
+    ("China", "Beijing"),
+    ("Canada", "Ottawa"),
+    ("Germany", "Berlin"),
+    ("Poland", "Warsaw"),
+    ("Sweden", "Stockholm"),
+    ("Ireland", "Dublin"),
+    ("Austria", "Vienna"),
+    ("Turkey", "Ankara"),
+    ("Iran", "Tehran"),
+    ("Portugal", "Lisbon"),
+    ("Thailand", "Bangkok"),
+    ("Finland", "Helsinki"),
 )
 #: Three wordings of the same question; each country has one of them held out.
 CAPITAL_QUESTIONS: tuple[str, ...] = (
@@ -102,7 +120,9 @@ _INSTRUCTIONS = {
 }
 
 
-def word_pool(text: str | None = None, min_len: int = 3, max_len: int = 6, min_count: int = 5) -> list[str]:
+def word_pool(
+    text: str | None = None, min_len: int = 3, max_len: int = 6, min_count: int = 5
+) -> list[str]:
     """Lower-case words of ``min_len``-``max_len`` letters seen at least ``min_count`` times in ``text``.
 
     ``text`` defaults to the course corpus (``llmlab.data.load_text("wiki-news")``), so the
@@ -117,7 +137,9 @@ def word_pool(text: str | None = None, min_len: int = 3, max_len: int = 6, min_c
     return sorted(w for w, n in counts.items() if n >= min_count)
 
 
-def split_words(words: Sequence[str], held_out_fraction: float = 0.2, seed: int = 0) -> tuple[list[str], list[str]]:
+def split_words(
+    words: Sequence[str], held_out_fraction: float = 0.2, seed: int = 0
+) -> tuple[list[str], list[str]]:
     """Shuffle ``words`` with ``seed`` and cut them into (training words, held-out words), disjoint."""
     if not 0 < held_out_fraction < 1:
         raise ValueError(f"held_out_fraction must be between 0 and 1, got {held_out_fraction}.")
@@ -143,7 +165,9 @@ def _word_examples(kind: str, words: Sequence[str], n: int, rng: random.Random) 
         elif kind == "pattern":
             period = rng.choice((2, 3))
             cycle = rng.sample(upto4, period)
-            shown = rng.randint(period + 1, 2 * period + 1)  # at least one full cycle and one repeat
+            shown = rng.randint(
+                period + 1, 2 * period + 1
+            )  # at least one full cycle and one repeat
             seq = [cycle[i % period] for i in range(shown + 1)]
             ex = Example(kind, _INSTRUCTIONS[kind].format(" ".join(seq[:-1])), seq[-1])
         else:
@@ -183,14 +207,19 @@ class InstructionData:
         """One row per task kind: what it asks, and how many distinct training and held-out examples."""
         train, held = self.by_kind("train"), self.by_kind("held_out")
         return [
-            {"kind": k, "task": TASK_KINDS[k], "train (distinct)": len({e.instruction for e in train[k]}),
-             "held-out": len(held[k])}
+            {
+                "kind": k,
+                "task": TASK_KINDS[k],
+                "train (distinct)": len({e.instruction for e in train[k]}),
+                "held-out": len(held[k]),
+            }
             for k in TASK_KINDS
         ]
 
 
-def make_instruction_data(n_train: int = 3000, n_held_out: int = 50, seed: int = 0,
-                          words: Sequence[str] | None = None) -> InstructionData:
+def make_instruction_data(
+    n_train: int = 3000, n_held_out: int = 50, seed: int = 0, words: Sequence[str] | None = None
+) -> InstructionData:
     """The lesson's instruction data set, the same for the same arguments.
 
     Args:
@@ -233,7 +262,9 @@ def encode_example(example: Example, tokenizer) -> tuple[list[int], int]:
     prompt_ids = tokenizer.encode(example.prompt)
     ids = tokenizer.encode(example.text)
     if ids[: len(prompt_ids)] != prompt_ids:  # a tokenizer that merges across the boundary
-        raise ValueError("The tokenizer encodes the prompt differently inside the full text; use a character tokenizer.")
+        raise ValueError(
+            "The tokenizer encodes the prompt differently inside the full text; use a character tokenizer."
+        )
     return ids, len(prompt_ids)
 
 
@@ -247,7 +278,9 @@ def sft_inputs_and_targets(ids: Sequence[int], n_prompt: int) -> tuple[torch.Ten
     """
     ids = torch.as_tensor(list(ids), dtype=torch.long)
     if not 1 <= n_prompt < len(ids):
-        raise ValueError(f"n_prompt must be between 1 and len(ids) - 1 = {len(ids) - 1}, got {n_prompt}.")
+        raise ValueError(
+            f"n_prompt must be between 1 and len(ids) - 1 = {len(ids) - 1}, got {n_prompt}."
+        )
     x, y = ids[:-1].clone(), ids[1:].clone()
     y[: n_prompt - 1] = IGNORE_INDEX
     return x, y
@@ -270,11 +303,15 @@ class InstructionBatches:
         }
 
     @staticmethod
-    def _stack(examples: Sequence[Example], tokenizer, block_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _stack(
+        examples: Sequence[Example], tokenizer, block_size: int | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = [sft_inputs_and_targets(*encode_example(ex, tokenizer)) for ex in examples]
         length = max(len(x) for x, _ in pairs)
         if block_size is not None and length > block_size:
-            raise ValueError(f"The longest example needs {length} positions, more than block_size={block_size}.")
+            raise ValueError(
+                f"The longest example needs {length} positions, more than block_size={block_size}."
+            )
         pad = tokenizer.encode(END)[0]
         X = torch.full((len(pairs), length), pad, dtype=torch.long)  # (N, L)
         Y = torch.full((len(pairs), length), IGNORE_INDEX, dtype=torch.long)  # (N, L)
@@ -312,7 +349,9 @@ def loss_mask_view(example: Example, tokenizer) -> list[tuple[str, bool]]:
 
 # ---------------------------------------------------------------- answering and scoring
 @torch.no_grad()
-def answer(model: nn.Module, tokenizer, instructions: Sequence[str], max_new_tokens: int = 16) -> list[str]:
+def answer(
+    model: nn.Module, tokenizer, instructions: Sequence[str], max_new_tokens: int = 16
+) -> list[str]:
     """The model's greedy answer to each instruction, cut at the end-of-response newline.
 
     Prompts of equal length are decoded together, one batch per length, with the
@@ -347,7 +386,9 @@ def _greedy(model: nn.Module, idx: torch.Tensor, steps: int) -> torch.Tensor:
     """``steps`` greedy tokens after ``idx (b, T)`` with the KV cache: ``(b, steps)``."""
     from llmlab.generation import generate
 
-    return generate(model, idx, max_new_tokens=steps, temperature=0)[:, idx.size(1):]  # temperature 0 = greedy
+    return generate(model, idx, max_new_tokens=steps, temperature=0)[
+        :, idx.size(1) :
+    ]  # temperature 0 = greedy
 
 
 @dataclass
@@ -368,14 +409,23 @@ class Evaluation:
         return [r for r in self.rows if r["kind"] == kind and bool(r["correct"]) == correct][:n]
 
 
-def evaluate(model: nn.Module, tokenizer, examples: Sequence[Example], max_new_tokens: int = 16) -> Evaluation:
+def evaluate(
+    model: nn.Module, tokenizer, examples: Sequence[Example], max_new_tokens: int = 16
+) -> Evaluation:
     """Exact-match accuracy of the model's greedy answers: right only if every character matches."""
     got = answer(model, tokenizer, [e.instruction for e in examples], max_new_tokens=max_new_tokens)
-    return Evaluation([
-        {"kind": e.kind, "instruction": e.instruction, "expected": e.response, "answer": g,
-         "correct": g == e.response}
-        for e, g in zip(examples, got, strict=True)
-    ])
+    return Evaluation(
+        [
+            {
+                "kind": e.kind,
+                "instruction": e.instruction,
+                "expected": e.response,
+                "answer": g,
+                "correct": g == e.response,
+            }
+            for e, g in zip(examples, got, strict=True)
+        ]
+    )
 
 
 # ---------------------------------------------------------------- what changed
@@ -392,15 +442,25 @@ def weight_change(before: nn.Module, after: nn.Module) -> list[dict[str, object]
         if p.dim() < 2 or name not in old:
             continue  # biases and LayerNorm gains: vectors, left out to keep the picture readable
         m = re.search(r"\.h\.(\d+)\.", name)
-        layer = f"block {m.group(1)}" if m else ("embeddings" if "wte" in name or "wpe" in name else "final")
+        layer = (
+            f"block {m.group(1)}"
+            if m
+            else ("embeddings" if "wte" in name or "wpe" in name else "final")
+        )
         change = (p - old[name]).norm() / old[name].norm().clamp_min(1e-12)
         rows.append({"name": name, "layer": layer, "relative change": float(change)})
     return rows
 
 
 @torch.no_grad()
-def corpus_loss(model: nn.Module, ids: torch.Tensor, block_size: int, n_batches: int = 8,
-                batch_size: int = 16, seed: int = 0) -> float:
+def corpus_loss(
+    model: nn.Module,
+    ids: torch.Tensor,
+    block_size: int,
+    n_batches: int = 8,
+    batch_size: int = 16,
+    seed: int = 0,
+) -> float:
     """Mean next-character loss (nats) on random windows of a token stream ``ids (N,)``: the same windows every call."""
     was_training = model.training
     model.eval()
@@ -409,8 +469,8 @@ def corpus_loss(model: nn.Module, ids: torch.Tensor, block_size: int, n_batches:
     losses = []
     for _ in range(n_batches):
         starts = torch.randint(len(ids) - block_size - 1, (batch_size,), generator=g)
-        x = torch.stack([ids[s: s + block_size] for s in starts]).to(device)  # (B, T)
-        y = torch.stack([ids[s + 1: s + block_size + 1] for s in starts]).to(device)  # (B, T)
+        x = torch.stack([ids[s : s + block_size] for s in starts]).to(device)  # (B, T)
+        y = torch.stack([ids[s + 1 : s + block_size + 1] for s in starts]).to(device)  # (B, T)
         losses.append(float(model(x, y)[1]))
     model.train(was_training)
     return sum(losses) / len(losses)
@@ -443,7 +503,9 @@ class MixedBatches:
         px, py = self.prose.sample("train", self.prose_rows, generator)  # (p, block_size)
         length = x.size(1)
         if px.size(1) < length:
-            raise ValueError(f"The prose windows ({px.size(1)} tokens) are shorter than the instruction rows ({length}).")
+            raise ValueError(
+                f"The prose windows ({px.size(1)} tokens) are shorter than the instruction rows ({length})."
+            )
         return torch.cat([x, px[:, :length]]), torch.cat([y, py[:, :length]])  # (B + p, L)
 
 
@@ -452,16 +514,28 @@ def _recipes():
     from llmlab.lora import ALL_LINEAR_TARGETS
     from llmlab.training import TrainConfig
 
-    sft = TrainConfig(max_iters=600, batch_size=16, block_size=128, lr=3e-3, min_lr=3e-4, warmup_iters=20,
-                      weight_decay=0.0, eval_interval=100, eval_iters=4)
+    sft = TrainConfig(
+        max_iters=600,
+        batch_size=16,
+        block_size=128,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_iters=20,
+        weight_decay=0.0,
+        eval_interval=100,
+        eval_iters=4,
+    )
     return {
         # step 1 of InstructGPT on the course model: every weight trains
         "full": {"train": sft, "lora": None, "prose_rows": 0},
         # the same run with one window of pre-training text in every batch: forgets less
         "mixed": {"train": sft, "lora": None, "prose_rows": 1},
         # LoRA on every linear layer; the adapters start at zero and learn more slowly, so twice the steps
-        "lora": {"train": dataclasses.replace(sft, max_iters=2 * sft.max_iters), "prose_rows": 0,
-                 "lora": {"r": 8, "alpha": 16.0, "targets": list(ALL_LINEAR_TARGETS)}},
+        "lora": {
+            "train": dataclasses.replace(sft, max_iters=2 * sft.max_iters),
+            "prose_rows": 0,
+            "lora": {"r": 8, "alpha": 16.0, "targets": list(ALL_LINEAR_TARGETS)},
+        },
     }
 
 
@@ -472,7 +546,9 @@ RECIPES: dict[str, dict] = _recipes()
 SHIPPED: dict[str, str] = {"full": "sft-full", "mixed": "sft-mixed", "lora": "sft-lora"}
 
 
-def recipe_batches(recipe: dict, data: InstructionData, tokenizer, block_size: int, corpus_train_ids=None):
+def recipe_batches(
+    recipe: dict, data: InstructionData, tokenizer, block_size: int, corpus_train_ids=None
+):
     """The batches a recipe trains on: instructions, plus pre-training windows if it mixes them in."""
     batches = InstructionBatches(data, tokenizer, block_size=block_size)
     if not recipe["prose_rows"]:
@@ -480,12 +556,18 @@ def recipe_batches(recipe: dict, data: InstructionData, tokenizer, block_size: i
     from llmlab.training import TokenStream
 
     if corpus_train_ids is None:
-        raise ValueError("This recipe mixes in pre-training text: pass corpus_train_ids (the corpus' training split).")
+        raise ValueError(
+            "This recipe mixes in pre-training text: pass corpus_train_ids (the corpus' training split)."
+        )
     ids = torch.as_tensor(corpus_train_ids)
-    return MixedBatches(batches, TokenStream(ids, ids[-(block_size + 2):], block_size), recipe["prose_rows"])
+    return MixedBatches(
+        batches, TokenStream(ids, ids[-(block_size + 2) :], block_size), recipe["prose_rows"]
+    )
 
 
-def finetune(base: nn.Module, batches, recipe: dict, *, live_plot: bool = False, show_progress: bool = True):
+def finetune(
+    base: nn.Module, batches, recipe: dict, *, live_plot: bool = False, show_progress: bool = True
+):
     """Fine-tune a copy of ``base`` with ``recipe`` (one of :data:`RECIPES`): ``(model, TrainResult)``.
 
     ``base`` is left as it was.  With a LoRA recipe the copy is frozen and adapters are
@@ -499,12 +581,22 @@ def finetune(base: nn.Module, batches, recipe: dict, *, live_plot: bool = False,
     model = copy.deepcopy(base)
     if recipe.get("lora"):
         lora.apply_lora(model, **recipe["lora"])
-    result = train(model, batches, recipe["train"], live_plot=live_plot, show_progress=show_progress)
+    result = train(
+        model, batches, recipe["train"], live_plot=live_plot, show_progress=show_progress
+    )
     return model, result
 
 
-def run_recipe(name: str, base: nn.Module, data: InstructionData, tokenizer, corpus_train_ids=None,
-               *, max_iters: int | None = None, show_progress: bool = True):
+def run_recipe(
+    name: str,
+    base: nn.Module,
+    data: InstructionData,
+    tokenizer,
+    corpus_train_ids=None,
+    *,
+    max_iters: int | None = None,
+    show_progress: bool = True,
+):
     """Train the shipped run ``name`` of :data:`RECIPES` from ``base``: ``(model, TrainResult)``.
 
     What ``scripts/train_finetuned_models.py`` runs and what lesson 05 runs with
@@ -519,8 +611,14 @@ def run_recipe(name: str, base: nn.Module, data: InstructionData, tokenizer, cor
     return finetune(base, batches, recipe, show_progress=show_progress)
 
 
-def shipped_or_retrained(base: nn.Module, data: InstructionData, tokenizer, corpus_train_ids,
-                         retrain: bool = False, names=tuple(SHIPPED)) -> tuple[dict, dict]:
+def shipped_or_retrained(
+    base: nn.Module,
+    data: InstructionData,
+    tokenizer,
+    corpus_train_ids,
+    retrain: bool = False,
+    names=tuple(SHIPPED),
+) -> tuple[dict, dict]:
     """Lesson 05's long runs: ``({name: model}, {name: train log})``, loaded from ``data/`` or retrained.
 
     A train log is what :func:`llmlab.model_card.train_log` writes: ``summary`` (steps, losses,
@@ -546,7 +644,9 @@ LORA_FORMAT = "llmlab-lora"
 ADAPTERS_FILE = "adapters.safetensors"
 
 
-def save_lora_adapters(directory, model: nn.Module, lora_config: dict, meta: dict | None = None) -> Path:
+def save_lora_adapters(
+    directory, model: nn.Module, lora_config: dict, meta: dict | None = None
+) -> Path:
     """Write only the adapters of ``model`` (every ``lora_A``/``lora_B``) and how to apply them.
 
     ``adapters.safetensors`` holds the tensors; ``config.json`` holds ``lora_config``
@@ -557,7 +657,9 @@ def save_lora_adapters(directory, model: nn.Module, lora_config: dict, meta: dic
 
     from llmlab.model_card import write_json_atomic
 
-    tensors = {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if "lora_" in n}
+    tensors = {
+        n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if "lora_" in n
+    }
     if not tensors:
         raise ValueError("This model has no LoRA adapters (llmlab.lora.apply_lora adds them).")
     directory = Path(directory)
@@ -568,8 +670,10 @@ def save_lora_adapters(directory, model: nn.Module, lora_config: dict, meta: dic
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # as any other new file (safetensors makes it 0600)
     os.replace(tmp, directory / ADAPTERS_FILE)
-    write_json_atomic(directory / "config.json", {"format": LORA_FORMAT, "format_version": 1,
-                                                  "lora": lora_config, "meta": meta or {}})
+    write_json_atomic(
+        directory / "config.json",
+        {"format": LORA_FORMAT, "format_version": 1, "lora": lora_config, "meta": meta or {}},
+    )
     return directory
 
 
@@ -589,25 +693,35 @@ def load_lora_adapters(model: nn.Module, directory) -> nn.Module:
     directory = Path(directory)
     config_path, weights_path = directory / "config.json", directory / ADAPTERS_FILE
     if not config_path.is_file() or not weights_path.is_file():
-        raise FileNotFoundError(f"No LoRA adapters in {directory.name!r}: config.json and {ADAPTERS_FILE} are needed.")
+        raise FileNotFoundError(
+            f"No LoRA adapters in {directory.name!r}: config.json and {ADAPTERS_FILE} are needed."
+        )
     payload = json.loads(config_path.read_text(encoding="utf-8"))
     if payload.get("format") != LORA_FORMAT:
-        raise ValueError(f"config.json in {directory.name!r} is not an llmlab LoRA checkpoint (format {payload.get('format')!r}).")
+        raise ValueError(
+            f"config.json in {directory.name!r} is not an llmlab LoRA checkpoint (format {payload.get('format')!r})."
+        )
     lora.apply_lora(model, **payload["lora"])
     saved = load_file(str(weights_path))
     params = {n: p for n, p in model.named_parameters() if "lora_" in n}
     if set(saved) != set(params):
-        raise ValueError(f"The adapters in {directory.name!r} do not fit this model: "
-                         f"{len(set(saved) ^ set(params))} adapter names differ (another base model?).")
+        raise ValueError(
+            f"The adapters in {directory.name!r} do not fit this model: "
+            f"{len(set(saved) ^ set(params))} adapter names differ (another base model?)."
+        )
     with torch.no_grad():
         for name, p in params.items():
             if saved[name].shape != p.shape:
-                raise ValueError(f"Adapter {name} has shape {tuple(saved[name].shape)}, the model needs {tuple(p.shape)}.")
+                raise ValueError(
+                    f"Adapter {name} has shape {tuple(saved[name].shape)}, the model needs {tuple(p.shape)}."
+                )
             p.copy_(saved[name])
     return model
 
 
-def load_shipped(name: str, base: nn.Module | None = None, device: str | torch.device = "cpu") -> nn.Module:
+def load_shipped(
+    name: str, base: nn.Module | None = None, device: str | torch.device = "cpu"
+) -> nn.Module:
     """A shipped fine-tuned model of lesson 05 (``"full"``, ``"mixed"`` or ``"lora"``), in eval mode.
 
     ``"lora"`` adds the shipped adapters to a copy of ``base`` (the course model; loaded if None).
@@ -631,5 +745,7 @@ def shipped_dir(name: str) -> Path:
     from llmlab.paths import data_dir
 
     if name not in SHIPPED:
-        raise ValueError(f"Unknown fine-tuning run {name!r}; the shipped ones are {', '.join(SHIPPED)}.")
+        raise ValueError(
+            f"Unknown fine-tuning run {name!r}; the shipped ones are {', '.join(SHIPPED)}."
+        )
     return data_dir() / SHIPPED[name]

@@ -43,8 +43,10 @@ MIN_TEMPERATURE = 1e-6
 def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
     temperature = check_real("temperature", temperature, minimum=0)
     if 0 < temperature < MIN_TEMPERATURE:
-        raise UsageError(f"temperature {temperature:g} is too close to 0 for floating point; use 0 for "
-                         f"greedy decoding (always the most likely token), or at least {MIN_TEMPERATURE:g}.")
+        raise UsageError(
+            f"temperature {temperature:g} is too close to 0 for floating point; use 0 for "
+            f"greedy decoding (always the most likely token), or at least {MIN_TEMPERATURE:g}."
+        )
     if top_k is not None:
         if isinstance(top_k, float) and top_k.is_integer():
             top_k = int(top_k)
@@ -99,22 +101,30 @@ def _pick(probs: torch.Tensor, greedy: bool, generator: torch.Generator | None) 
 def _as_batch(idx, device: torch.device) -> tuple[torch.Tensor, str]:
     """Any prompt form -> ``(B, T)`` long tensor, plus how to give the result back."""
     if isinstance(idx, str):
-        raise UsageError("the prompt must be token ids, not text: encode it first, e.g. "
-                         "generate(model, tokenizer.encode(text), ...).")
+        raise UsageError(
+            "the prompt must be token ids, not text: encode it first, e.g. "
+            "generate(model, tokenizer.encode(text), ...)."
+        )
     if isinstance(idx, torch.Tensor):
         if idx.is_floating_point() or idx.is_complex() or idx.dtype == torch.bool:
-            raise UsageError(f"the prompt must hold integer token ids, got a {idx.dtype} tensor; "
-                             "use torch.tensor(ids, dtype=torch.long).")
+            raise UsageError(
+                f"the prompt must hold integer token ids, got a {idx.dtype} tensor; "
+                "use torch.tensor(ids, dtype=torch.long)."
+            )
         kind = "tensor1d" if idx.dim() == 1 else "tensor"
         batch = idx.view(1, -1) if idx.dim() == 1 else idx
     else:
         try:
             ids = list(idx)
         except TypeError:
-            raise UsageError(f"the prompt must be token ids (a list of ints or a tensor), got {type(idx).__name__}.") from None
+            raise UsageError(
+                f"the prompt must be token ids (a list of ints or a tensor), got {type(idx).__name__}."
+            ) from None
         bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
         if bad:
-            raise UsageError(f"the prompt must hold integer token ids, got {bad[0]!r} ({type(bad[0]).__name__}).")
+            raise UsageError(
+                f"the prompt must hold integer token ids, got {bad[0]!r} ({type(bad[0]).__name__})."
+            )
         kind, batch = "list", torch.tensor([ids], dtype=torch.long)
     if batch.dim() != 2 or batch.size(1) == 0:
         raise ValueError(
@@ -164,8 +174,12 @@ def _run(model, idx, max_new_tokens, temperature, top_k, top_p, seed, use_cache,
     check_int("max_new_tokens", max_new_tokens, minimum=0)
     if seed is not None:
         check_int("seed (or None)", seed)
-    if not isinstance(getattr(getattr(model, "config", None), "block_size", None), numbers.Integral):
-        raise UsageError(f"model must be an llmlab GPT (with a .config), got {type(model).__name__}.")
+    if not isinstance(
+        getattr(getattr(model, "config", None), "block_size", None), numbers.Integral
+    ):
+        raise UsageError(
+            f"model must be an llmlab GPT (with a .config), got {type(model).__name__}."
+        )
     batch, kind = _as_batch(idx, model.device)
     generator = None
     if seed is not None:
@@ -247,7 +261,9 @@ def next_token_distributions(
 # Measuring the KV cache
 
 
-def timed_generation(model: GPT, prompt, max_new_tokens: int, use_cache: bool = True, repeats: int = 1):
+def timed_generation(
+    model: GPT, prompt, max_new_tokens: int, use_cache: bool = True, repeats: int = 1
+):
     """Greedy generation, timed: ``(tokens, best wall seconds of repeats runs)``.
 
     ``tokens`` is what ``generate(model, prompt, max_new_tokens, temperature=0, use_cache=...)``
@@ -301,7 +317,9 @@ def forward_seconds(model: GPT, n_tokens: int, repeats: int = 3, seed: int = 0) 
     small that fixed per-call costs (Python, one kernel launch per operation) dominate.
     """
     if not 1 <= n_tokens <= model.config.block_size:
-        raise ValueError(f"n_tokens must be in 1 .. {model.config.block_size} (the context), got {n_tokens}.")
+        raise ValueError(
+            f"n_tokens must be in 1 .. {model.config.block_size} (the context), got {n_tokens}."
+        )
     g = torch.Generator().manual_seed(seed)
     idx = torch.randint(0, model.config.vocab_size, (1, n_tokens), generator=g).to(model.device)
     was_training = model.training

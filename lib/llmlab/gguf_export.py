@@ -56,13 +56,17 @@ def _interleave_rows(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
     ``w.reshape(n_head, 2, rows // n_head // 2, cols).swapaxes(1, 2).reshape(w.shape)``.
     """
     rows, cols = weight.shape
-    return weight.reshape(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+    return (
+        weight.reshape(n_heads, 2, rows // n_heads // 2, cols).transpose(1, 2).reshape(rows, cols)
+    )
 
 
 def _halve_rows(weight: torch.Tensor, n_heads: int) -> torch.Tensor:
     """Inverse of ``_interleave_rows``: adjacent pairs back to split halves, per head."""
     rows, cols = weight.shape
-    return weight.reshape(n_heads, rows // n_heads // 2, 2, cols).transpose(1, 2).reshape(rows, cols)
+    return (
+        weight.reshape(n_heads, rows // n_heads // 2, 2, cols).transpose(1, 2).reshape(rows, cols)
+    )
 
 
 def _tensor_names(gguf, n_layer: int) -> dict[str, str]:
@@ -74,9 +78,15 @@ def _tensor_names(gguf, n_layer: int) -> dict[str, str]:
         "lm_head.weight": names[T.OUTPUT] + ".weight",
     }
     per_block = {
-        "attn_norm": T.ATTN_NORM, "attn.q_proj": T.ATTN_Q, "attn.k_proj": T.ATTN_K, "attn.v_proj": T.ATTN_V,
-        "attn.out_proj": T.ATTN_OUT, "mlp_norm": T.FFN_NORM, "mlp.gate_proj": T.FFN_GATE,
-        "mlp.up_proj": T.FFN_UP, "mlp.down_proj": T.FFN_DOWN,
+        "attn_norm": T.ATTN_NORM,
+        "attn.q_proj": T.ATTN_Q,
+        "attn.k_proj": T.ATTN_K,
+        "attn.v_proj": T.ATTN_V,
+        "attn.out_proj": T.ATTN_OUT,
+        "mlp_norm": T.FFN_NORM,
+        "mlp.gate_proj": T.FFN_GATE,
+        "mlp.up_proj": T.FFN_UP,
+        "mlp.down_proj": T.FFN_DOWN,
     }
     for i in range(n_layer):
         for ours, t in per_block.items():
@@ -90,13 +100,23 @@ def _gguf_weights(model: Llama) -> dict[str, torch.Tensor]:
     sd = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
     sd.setdefault("tok_embeddings.weight", sd["lm_head.weight"])
     for i in range(cfg.n_layer):
-        sd[f"layers.{i}.attn.q_proj.weight"] = _interleave_rows(sd[f"layers.{i}.attn.q_proj.weight"], cfg.n_head)
-        sd[f"layers.{i}.attn.k_proj.weight"] = _interleave_rows(sd[f"layers.{i}.attn.k_proj.weight"], cfg.n_kv_head)
+        sd[f"layers.{i}.attn.q_proj.weight"] = _interleave_rows(
+            sd[f"layers.{i}.attn.q_proj.weight"], cfg.n_head
+        )
+        sd[f"layers.{i}.attn.k_proj.weight"] = _interleave_rows(
+            sd[f"layers.{i}.attn.k_proj.weight"], cfg.n_kv_head
+        )
     return sd
 
 
-def export_gguf(model: nn.Module, tokenizer, path: str | Path, weight_type: str = "F32",
-                name: str = "llmlab mini-llama", overwrite: bool = False) -> Path:
+def export_gguf(
+    model: nn.Module,
+    tokenizer,
+    path: str | Path,
+    weight_type: str = "F32",
+    name: str = "llmlab mini-llama",
+    overwrite: bool = False,
+) -> Path:
     """Write ``model`` (an ``llmlab.llama.Llama``) and its character tokenizer to a GGUF file.
 
     weight_type: "F32", "F16", "Q8_0" or "Q4_0" for the 2-D weights (norms stay F32). The file is
@@ -112,15 +132,21 @@ def export_gguf(model: nn.Module, tokenizer, path: str | Path, weight_type: str 
         raise ValueError(f"weight_type must be one of {', '.join(TYPES)}, got {weight_type!r}.")
     chars = getattr(tokenizer, "chars", None)
     if not chars or len(chars) != model.config.vocab_size:
-        raise ValueError("export_gguf writes a character vocabulary: pass the model's CharTokenizer "
-                         f"({model.config.vocab_size} characters).")
+        raise ValueError(
+            "export_gguf writes a character vocabulary: pass the model's CharTokenizer "
+            f"({model.config.vocab_size} characters)."
+        )
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} exists; choose another name or pass overwrite=True.")
     cfg = model.config
     Q = gguf.GGMLQuantizationType
-    file_type = {"F32": gguf.LlamaFileType.ALL_F32, "F16": gguf.LlamaFileType.MOSTLY_F16,
-                 "Q8_0": gguf.LlamaFileType.MOSTLY_Q8_0, "Q4_0": gguf.LlamaFileType.MOSTLY_Q4_0}[weight_type]
+    file_type = {
+        "F32": gguf.LlamaFileType.ALL_F32,
+        "F16": gguf.LlamaFileType.MOSTLY_F16,
+        "Q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
+        "Q4_0": gguf.LlamaFileType.MOSTLY_Q4_0,
+    }[weight_type]
 
     tmp = path.with_name(f".{path.name}.writing-{os.getpid()}")
     writer = gguf.GGUFWriter(tmp, arch="llama")
@@ -153,8 +179,12 @@ def export_gguf(model: nn.Module, tokenizer, path: str | Path, weight_type: str 
             writer.add_tensor(names[ours], w.half().numpy())
         else:
             bits = 8 if weight_type == "Q8_0" else 4
-            raw = quantization.to_ggml_bytes(quantization.quantize(w, bits, quantization.GGML_BLOCK))
-            data = np.frombuffer(raw, dtype=np.uint8).reshape(w.shape[0], -1)  # (rows, bytes per row)
+            raw = quantization.to_ggml_bytes(
+                quantization.quantize(w, bits, quantization.GGML_BLOCK)
+            )
+            data = np.frombuffer(raw, dtype=np.uint8).reshape(
+                w.shape[0], -1
+            )  # (rows, bytes per row)
             writer.add_tensor(names[ours], data, raw_dtype=getattr(Q, weight_type))
     try:
         writer.write_header_to_file()
@@ -193,7 +223,9 @@ def read_gguf(path: str | Path):
 
 def metadata(reader) -> dict[str, object]:
     """The key/value metadata of a ``GGUFReader`` as plain Python values (arrays as lists)."""
-    return {key: field.contents() for key, field in reader.fields.items() if not key.startswith("GGUF.")}
+    return {
+        key: field.contents() for key, field in reader.fields.items() if not key.startswith("GGUF.")
+    }
 
 
 def tensors(reader) -> dict[str, np.ndarray]:
@@ -202,7 +234,9 @@ def tensors(reader) -> dict[str, np.ndarray]:
     out = {}
     for t in reader.tensors:
         shape = tuple(int(n) for n in reversed(t.shape))  # GGUF lists dimensions innermost first
-        out[t.name] = gguf.quants.dequantize(t.data, t.tensor_type).reshape(shape).astype(np.float32)
+        out[t.name] = (
+            gguf.quants.dequantize(t.data, t.tensor_type).reshape(shape).astype(np.float32)
+        )
     return out
 
 
@@ -212,12 +246,18 @@ def load_gguf(path: str | Path) -> Llama:
     reader = read_gguf(path)
     meta = metadata(reader)
     if meta.get("general.architecture") != "llama":
-        raise ValueError(f"{Path(path).name} holds a {meta.get('general.architecture')!r} model, not 'llama'.")
+        raise ValueError(
+            f"{Path(path).name} holds a {meta.get('general.architecture')!r} model, not 'llama'."
+        )
     cfg = LlamaConfig(
-        vocab_size=int(meta["llama.vocab_size"]), block_size=int(meta["llama.context_length"]),
-        n_layer=int(meta["llama.block_count"]), n_head=int(meta["llama.attention.head_count"]),
-        n_embd=int(meta["llama.embedding_length"]), n_kv_head=int(meta["llama.attention.head_count_kv"]),
-        d_ff=int(meta["llama.feed_forward_length"]), rope_base=float(meta["llama.rope.freq_base"]),
+        vocab_size=int(meta["llama.vocab_size"]),
+        block_size=int(meta["llama.context_length"]),
+        n_layer=int(meta["llama.block_count"]),
+        n_head=int(meta["llama.attention.head_count"]),
+        n_embd=int(meta["llama.embedding_length"]),
+        n_kv_head=int(meta["llama.attention.head_count_kv"]),
+        d_ff=int(meta["llama.feed_forward_length"]),
+        rope_base=float(meta["llama.rope.freq_base"]),
         norm_eps=float(meta["llama.attention.layer_norm_rms_epsilon"]),
     )
     data = tensors(reader)

@@ -62,7 +62,9 @@ class GPTConfig:
         check_real("GPTConfig.dropout", self.dropout)
         for name in ("bias", "causal"):
             if not isinstance(getattr(self, name), bool):
-                raise UsageError(f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}.")
+                raise UsageError(
+                    f"GPTConfig.{name} must be True or False, got {getattr(self, name)!r}."
+                )
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head}); "
@@ -71,7 +73,9 @@ class GPTConfig:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}.")
         if self.gelu_approximate not in ("tanh", "none"):
-            raise ValueError(f'gelu_approximate must be "tanh" (GPT-2) or "none" (exact), got {self.gelu_approximate!r}.')
+            raise ValueError(
+                f'gelu_approximate must be "tanh" (GPT-2) or "none" (exact), got {self.gelu_approximate!r}.'
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -122,7 +126,11 @@ class Block(nn.Module):
         super().__init__()
         self.ln_1 = LayerNorm(config.n_embd, bias=config.bias)
         self.attn = MultiHeadAttention(
-            config.n_embd, config.n_head, causal=config.causal, bias=config.bias, dropout=config.dropout
+            config.n_embd,
+            config.n_head,
+            causal=config.causal,
+            bias=config.bias,
+            dropout=config.dropout,
         )
         self.ln_2 = LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
@@ -229,7 +237,11 @@ class GPT(nn.Module):
 
     @staticmethod
     def _check_targets(idx: torch.Tensor, targets: torch.Tensor) -> None:
-        if not isinstance(targets, torch.Tensor) or targets.is_floating_point() or targets.dtype == torch.bool:
+        if (
+            not isinstance(targets, torch.Tensor)
+            or targets.is_floating_point()
+            or targets.dtype == torch.bool
+        ):
             kind = targets.dtype if isinstance(targets, torch.Tensor) else type(targets).__name__
             raise UsageError(f"targets must be a tensor of integer token ids, got {kind}.")
         if isinstance(idx, torch.Tensor) and targets.shape != idx.shape:
@@ -358,19 +370,27 @@ def _read_hf_gpt2(path: Path, cfg_file: Path, weights_file: Path, load_file) -> 
         raise UsageError(f"{cfg_file} is not valid JSON ({e}); the folder is damaged.") from None
     model_type = hf.get("model_type") if isinstance(hf, dict) else None
     if not isinstance(hf, dict) or model_type not in (None, "gpt2"):
-        raise UsageError(f"{path} holds a {model_type!r} model (config.json model_type), not GPT-2: "
-                         "load_hf_gpt2 reads only GPT-2 folders.")
-    missing = [k for k in ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd") if k not in hf]
+        raise UsageError(
+            f"{path} holds a {model_type!r} model (config.json model_type), not GPT-2: "
+            "load_hf_gpt2 reads only GPT-2 folders."
+        )
+    missing = [
+        k for k in ("vocab_size", "n_positions", "n_layer", "n_head", "n_embd") if k not in hf
+    ]
     if missing:
         raise UsageError(f"{cfg_file} lacks {', '.join(missing)}: not a GPT-2 config.")
     if hf.get("activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
-        raise UsageError(f"unsupported activation {hf['activation_function']!r}: GPT-2 uses gelu_new.")
+        raise UsageError(
+            f"unsupported activation {hf['activation_function']!r}: GPT-2 uses gelu_new."
+        )
     from safetensors import SafetensorError
 
     try:
         sd = {k.removeprefix("transformer."): v for k, v in load_file(str(weights_file)).items()}
     except (SafetensorError, OSError) as e:
-        raise UsageError(f"{weights_file} is damaged: it cannot be read as safetensors ({str(e).splitlines()[0]}).") from None
+        raise UsageError(
+            f"{weights_file} is damaged: it cannot be read as safetensors ({str(e).splitlines()[0]})."
+        ) from None
     return hf, sd
 
 
@@ -404,13 +424,22 @@ def load_hf_gpt2(path: str | Path, dtype: torch.dtype = torch.float32) -> GPT:
         gelu_approximate="tanh",
     )
     needed = ["wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"] + [
-        f"h.{i}.{name}" for i in range(config.n_layer)
-        for name in ("ln_1.weight", "attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+        f"h.{i}.{name}"
+        for i in range(config.n_layer)
+        for name in (
+            "ln_1.weight",
+            "attn.c_attn.weight",
+            "attn.c_proj.weight",
+            "mlp.c_fc.weight",
+            "mlp.c_proj.weight",
+        )
     ]
     lacking = [name for name in needed if name not in sd]
     if lacking:
-        raise UsageError(f"The weights in {path} lack {lacking[0]} (and {len(lacking) - 1} more): "
-                         "not a GPT-2 checkpoint with this config.json.")
+        raise UsageError(
+            f"The weights in {path} lack {lacking[0]} (and {len(lacking) - 1} more): "
+            "not a GPT-2 checkpoint with this config.json."
+        )
     C = config.n_embd
     ours: dict[str, torch.Tensor] = {
         "transformer.wte.weight": sd["wte.weight"],
@@ -423,18 +452,27 @@ def load_hf_gpt2(path: str | Path, dtype: torch.dtype = torch.float32) -> GPT:
         for ln in ("ln_1", "ln_2"):
             ours[p + ln + ".weight"] = sd[hf_p + ln + ".weight"]
             ours[p + ln + ".bias"] = sd[hf_p + ln + ".bias"]
-        w_qkv, b_qkv = sd[hf_p + "attn.c_attn.weight"], sd[hf_p + "attn.c_attn.bias"]  # (C, 3C), (3C,)
+        w_qkv, b_qkv = (
+            sd[hf_p + "attn.c_attn.weight"],
+            sd[hf_p + "attn.c_attn.bias"],
+        )  # (C, 3C), (3C,)
         for j, proj in enumerate(("q_proj", "k_proj", "v_proj")):
             ours[p + f"attn.{proj}.weight"] = w_qkv[:, j * C : (j + 1) * C].t()  # Conv1D -> Linear
             ours[p + f"attn.{proj}.bias"] = b_qkv[j * C : (j + 1) * C]
-        pairs = (("attn.c_proj", "attn.out_proj"), ("mlp.c_fc", "mlp.fc_in"), ("mlp.c_proj", "mlp.fc_out"))
+        pairs = (
+            ("attn.c_proj", "attn.out_proj"),
+            ("mlp.c_fc", "mlp.fc_in"),
+            ("mlp.c_proj", "mlp.fc_out"),
+        )
         for theirs, mine in pairs:
             ours[p + mine + ".weight"] = sd[hf_p + theirs + ".weight"].t()
             ours[p + mine + ".bias"] = sd[hf_p + theirs + ".bias"]
     with torch.device("meta"):
         model = GPT(config)
     # lm_head.weight is tied to wte.weight, so loading wte fills both
-    model.load_state_dict({k: v.to(dtype).contiguous() for k, v in ours.items()}, strict=False, assign=True)
+    model.load_state_dict(
+        {k: v.to(dtype).contiguous() for k, v in ours.items()}, strict=False, assign=True
+    )
     model.lm_head.weight = model.transformer.wte.weight  # re-tie after assign
     missing = [n for n, t in model.state_dict().items() if t.is_meta]
     if missing:

@@ -43,9 +43,15 @@ def pattern_keys(ids: torch.Tensor, space_id: int) -> dict[str, torch.Tensor]:
     i = torch.arange(T)[:, None]  # query position, as a column
     j = torch.arange(T)[None, :]  # key position, as a row
     earlier = j < i
-    latest_space = torch.cummax(torch.where(ids == space_id, torch.arange(T), -1), dim=1).values  # (B, T)
-    word_start = torch.cat([torch.zeros(B, 1, dtype=torch.long), latest_space[:, :-1] + 1], dim=1).clamp(min=0)
-    prev_ids = torch.cat([torch.full((B, 1), -1), ids[:, :-1]], dim=1)  # the character before each key
+    latest_space = torch.cummax(
+        torch.where(ids == space_id, torch.arange(T), -1), dim=1
+    ).values  # (B, T)
+    word_start = torch.cat(
+        [torch.zeros(B, 1, dtype=torch.long), latest_space[:, :-1] + 1], dim=1
+    ).clamp(min=0)
+    prev_ids = torch.cat(
+        [torch.full((B, 1), -1), ids[:, :-1]], dim=1
+    )  # the character before each key
     return {
         "previous": (j == i - 1).expand(B, T, T),
         "self": (j == i).expand(B, T, T),
@@ -74,7 +80,9 @@ def pattern_score(weights: torch.Tensor, keys: torch.Tensor, skip_first: int = 2
     return (mass * has_key).sum((-2, -1)) / has_key.sum()
 
 
-def score_heads(maps: torch.Tensor, ids: torch.Tensor, space_id: int) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+def score_heads(
+    maps: torch.Tensor, ids: torch.Tensor, space_id: int
+) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
     """Every head's score on every pattern, and each pattern's even share.
 
     Args:
@@ -93,7 +101,9 @@ def score_heads(maps: torch.Tensor, ids: torch.Tensor, space_id: int) -> tuple[d
     return scores, even
 
 
-def name_heads(scores: dict[str, torch.Tensor], even: dict[str, float], threshold: float = 0.3) -> dict[tuple[int, int], str]:
+def name_heads(
+    scores: dict[str, torch.Tensor], even: dict[str, float], threshold: float = 0.3
+) -> dict[tuple[int, int], str]:
     """``{(layer, head): name}``: the pattern with the largest score / even share among those
     where the head puts at least ``threshold`` of its weight, else ``"mixed"``."""
     L, H = next(iter(scores.values())).shape
@@ -103,7 +113,9 @@ def name_heads(scores: dict[str, torch.Tensor], even: dict[str, float], threshol
             s = {k: float(v[layer, head]) for k, v in scores.items()}
             strong = [k for k in s if s[k] >= threshold]
             best = max(strong, key=lambda k: s[k] / even[k]) if strong else None
-            names[layer, head] = f"{best} head".replace("previous", "previous-character") if best else "mixed"
+            names[layer, head] = (
+                f"{best} head".replace("previous", "previous-character") if best else "mixed"
+            )
     return names
 
 
@@ -121,7 +133,7 @@ def ablate_head(model: nn.Module, layer: int, head: int) -> Iterator[None]:
 
     def hook(module, args):
         z = args[0].clone()
-        z[..., head * hs:(head + 1) * hs] = 0
+        z[..., head * hs : (head + 1) * hs] = 0
         return (z,)
 
     handle = attn.out_proj.register_forward_pre_hook(hook)
@@ -173,7 +185,9 @@ def findings(
     lines = []
     if named:
         where = ", ".join(f"layer {lay} head {h} ({n})" for (lay, h), n in named)
-        lines.append(f"{len(named)} of {L * H} heads put at least {threshold:.0%} of their weight on one pattern: {where}.")
+        lines.append(
+            f"{len(named)} of {L * H} heads put at least {threshold:.0%} of their weight on one pattern: {where}."
+        )
     else:
         lines.append(f"No head puts {threshold:.0%} of its weight on any one pattern.")
     if mixed:
@@ -198,9 +212,14 @@ def findings(
     )
     if needed:
         layers = sorted({lay for lay, _ in needed})
-        lines.append(f"The heads it needs that much sit in layer{'s' if len(layers) > 1 else ''} "
-                     + ", ".join(map(str, layers)) + f" of 0..{L - 1}.")
+        lines.append(
+            f"The heads it needs that much sit in layer{'s' if len(layers) > 1 else ''} "
+            + ", ".join(map(str, layers))
+            + f" of 0..{L - 1}."
+        )
     named_needed = sum(1 for lh, _ in named if lh in needed)
     if named:
-        lines.append(f"{named_needed} of the {len(named)} heads with a clear pattern are among those the model needs most.")
+        lines.append(
+            f"{named_needed} of the {len(named)} heads with a clear pattern are among those the model needs most."
+        )
     return lines

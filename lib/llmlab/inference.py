@@ -47,7 +47,9 @@ APPLE_BANDWIDTH = {
 def weight_bytes(n_params: int, bits: float) -> float:
     """Bytes of ``n_params`` weights stored at ``bits`` per weight."""
     if bits <= 0 or n_params < 0:
-        raise ValueError(f"bits must be > 0 and n_params >= 0, got bits={bits}, n_params={n_params}.")
+        raise ValueError(
+            f"bits must be > 0 and n_params >= 0, got bits={bits}, n_params={n_params}."
+        )
     return n_params * bits / 8
 
 
@@ -71,8 +73,11 @@ class InferenceMemory:
         return self.total <= ram_gb * GB
 
 
-def inference_memory_table(models: dict[str, LlamaConfig] | None = None, context: int = 4096,
-                           kv_heads: tuple[int | None, ...] = (None, 8)) -> list[InferenceMemory]:
+def inference_memory_table(
+    models: dict[str, LlamaConfig] | None = None,
+    context: int = 4096,
+    kv_heads: tuple[int | None, ...] = (None, 8),
+) -> list[InferenceMemory]:
     """Memory to run each model (default: LLaMA 2 7B, 13B, 70B) in each weight format, at ``context`` tokens.
 
     ``kv_heads``: ``None`` = one key/value head per query head ("without GQA"), 8 = LLaMA 2 70B's
@@ -80,14 +85,22 @@ def inference_memory_table(models: dict[str, LlamaConfig] | None = None, context
     """
     rows = []
     for name, cfg in (models or LLAMA2).items():
-        variants = sorted({cfg.n_head if k is None else k for k in kv_heads} | {cfg.n_kv_head}, reverse=True)
+        variants = sorted(
+            {cfg.n_head if k is None else k for k in kv_heads} | {cfg.n_kv_head}, reverse=True
+        )
         for fmt, bits in BITS_PER_WEIGHT.items():
             for n_kv in variants:
                 kv = kv_cache_bytes_per_token(cfg.n_layer, n_kv, cfg.head_dim, 2) * context
-                rows.append(InferenceMemory(
-                    name, fmt, "MHA" if n_kv == cfg.n_head else f"GQA-{n_kv}", n_kv == cfg.n_kv_head,
-                    weight_bytes(cfg.published_params, bits), kv,
-                ))
+                rows.append(
+                    InferenceMemory(
+                        name,
+                        fmt,
+                        "MHA" if n_kv == cfg.n_head else f"GQA-{n_kv}",
+                        n_kv == cfg.n_kv_head,
+                        weight_bytes(cfg.published_params, bits),
+                        kv,
+                    )
+                )
     return rows
 
 

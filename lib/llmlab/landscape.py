@@ -41,10 +41,25 @@ FAMILIES = ("encoder", "encoder-decoder", "decoder", "undisclosed")
 
 #: The columns of models.csv, in order.
 COLUMNS = (
-    "name", "series", "organisation", "year", "released", "family", "objective",
-    "parameters_millions", "layers", "context_tokens", "training_tokens_billions", "attention",
-    "source", "parameters_source", "layers_source", "context_source", "training_tokens_source",
-    "attention_source", "notes",
+    "name",
+    "series",
+    "organisation",
+    "year",
+    "released",
+    "family",
+    "objective",
+    "parameters_millions",
+    "layers",
+    "context_tokens",
+    "training_tokens_billions",
+    "attention",
+    "source",
+    "parameters_source",
+    "layers_source",
+    "context_source",
+    "training_tokens_source",
+    "attention_source",
+    "notes",
 )
 
 #: Each figure, the column holding it, and the column naming its source.
@@ -103,7 +118,11 @@ class ModelInfo:
 
     def figure_sources(self) -> dict[str, str]:
         """Every figure this row states, mapped to its source (figures left empty are omitted)."""
-        return {f: self.source_of(f) for f, (column, _) in FIGURES.items() if getattr(self, column) not in (None, "")}
+        return {
+            f: self.source_of(f)
+            for f, (column, _) in FIGURES.items()
+            if getattr(self, column) not in (None, "")
+        }
 
 
 def default_path() -> Path:
@@ -126,7 +145,9 @@ def _number(text: str, kind, row: int, column: str):
 
 def _check_url(url: str, row: int, column: str) -> None:
     if url and not url.startswith("https://"):
-        raise ModelTableError(f"row {row}, column {column}: {url!r} is not an https:// link to a source.")
+        raise ModelTableError(
+            f"row {row}, column {column}: {url!r} is not an https:// link to a source."
+        )
 
 
 def parse_rows(rows: list[dict[str, str]]) -> list[ModelInfo]:
@@ -142,7 +163,9 @@ def parse_rows(rows: list[dict[str, str]]) -> list[ModelInfo]:
     for i, raw in enumerate(rows, start=2):  # row 1 is the header
         missing = [c for c in COLUMNS if c not in raw]
         if missing:
-            raise ModelTableError(f"row {i}: missing column(s) {missing}; the columns are {list(COLUMNS)}.")
+            raise ModelTableError(
+                f"row {i}: missing column(s) {missing}; the columns are {list(COLUMNS)}."
+            )
         r = {k: (v or "").strip() for k, v in raw.items() if k in COLUMNS}
         if not r["name"]:
             raise ModelTableError(f"row {i}: the name is empty.")
@@ -151,14 +174,20 @@ def parse_rows(rows: list[dict[str, str]]) -> list[ModelInfo]:
             raise ModelTableError(f"{where}: duplicate name.")
         seen.add(r["name"])
         if not r["source"]:
-            raise ModelTableError(f"{where}: no source; every row needs a primary source (paper or model card).")
+            raise ModelTableError(
+                f"{where}: no source; every row needs a primary source (paper or model card)."
+            )
         for column in ("source", *(src for _, src in FIGURES.values())):
             _check_url(r[column], i, column)
         for column, src in FIGURES.values():
             if r[src] and not r[column]:
-                raise ModelTableError(f"{where}: {src} is set but {column} is empty; a source needs a figure.")
+                raise ModelTableError(
+                    f"{where}: {src} is set but {column} is empty; a source needs a figure."
+                )
         if r["attention"] and r["attention"] not in ATTENTION_KINDS:
-            raise ModelTableError(f"{where}: attention {r['attention']!r} is not one of {ATTENTION_KINDS}.")
+            raise ModelTableError(
+                f"{where}: attention {r['attention']!r} is not one of {ATTENTION_KINDS}."
+            )
         if r["family"] not in FAMILIES:
             raise ModelTableError(f"{where}: family {r['family']!r} is not one of {FAMILIES}.")
         try:
@@ -166,30 +195,57 @@ def parse_rows(rows: list[dict[str, str]]) -> list[ModelInfo]:
         except ValueError:
             raise ModelTableError(f"{where}: year {r['year']!r} is not an integer.") from None
         if not FIRST_YEAR <= year <= LAST_YEAR:
-            raise ModelTableError(f"{where}: year {year} is implausible (expected {FIRST_YEAR}..{LAST_YEAR}).")
-        if not (len(r["released"]) == 7 and r["released"][:4] == str(year) and r["released"][4] == "-"
-                and 1 <= int(r["released"][5:] or 0) <= 12):
-            raise ModelTableError(f"{where}: released {r['released']!r} must be 'YYYY-MM' in year {year}.")
+            raise ModelTableError(
+                f"{where}: year {year} is implausible (expected {FIRST_YEAR}..{LAST_YEAR})."
+            )
+        if not (
+            len(r["released"]) == 7
+            and r["released"][:4] == str(year)
+            and r["released"][4] == "-"
+            and 1 <= int(r["released"][5:] or 0) <= 12
+        ):
+            raise ModelTableError(
+                f"{where}: released {r['released']!r} must be 'YYYY-MM' in year {year}."
+            )
         params = _number(r["parameters_millions"], float, i, "parameters_millions")
         if params is not None and params > 1e8:
-            raise ModelTableError(f"{where}: {params} million parameters is implausible; the unit is millions.")
+            raise ModelTableError(
+                f"{where}: {params} million parameters is implausible; the unit is millions."
+            )
         if params is None and not r["notes"]:
-            raise ModelTableError(f"{where}: no parameter count; say why in notes (e.g. 'undisclosed').")
+            raise ModelTableError(
+                f"{where}: no parameter count; say why in notes (e.g. 'undisclosed')."
+            )
         layers = _number(r["layers"], int, i, "layers")
         context = _number(r["context_tokens"], int, i, "context_tokens")
         tokens = _number(r["training_tokens_billions"], float, i, "training_tokens_billions")
         if tokens is not None and tokens > 1e6:
-            raise ModelTableError(f"{where}: {tokens} billion training tokens is implausible; the unit is billions.")
-        models.append(ModelInfo(
-            name=r["name"], series=r["series"], organisation=r["organisation"], year=year,
-            released=r["released"], family=r["family"], objective=r["objective"],
-            parameters_millions=params, layers=layers, context_tokens=context,
-            training_tokens_billions=tokens, attention=r["attention"],
-            source=r["source"], parameters_source=r["parameters_source"],
-            layers_source=r["layers_source"], context_source=r["context_source"],
-            training_tokens_source=r["training_tokens_source"], attention_source=r["attention_source"],
-            notes=r["notes"],
-        ))
+            raise ModelTableError(
+                f"{where}: {tokens} billion training tokens is implausible; the unit is billions."
+            )
+        models.append(
+            ModelInfo(
+                name=r["name"],
+                series=r["series"],
+                organisation=r["organisation"],
+                year=year,
+                released=r["released"],
+                family=r["family"],
+                objective=r["objective"],
+                parameters_millions=params,
+                layers=layers,
+                context_tokens=context,
+                training_tokens_billions=tokens,
+                attention=r["attention"],
+                source=r["source"],
+                parameters_source=r["parameters_source"],
+                layers_source=r["layers_source"],
+                context_source=r["context_source"],
+                training_tokens_source=r["training_tokens_source"],
+                attention_source=r["attention_source"],
+                notes=r["notes"],
+            )
+        )
     if not models:
         raise ModelTableError("the table has no rows.")
     return models
@@ -217,7 +273,9 @@ def find(models: list[ModelInfo], name: str) -> ModelInfo:
     import difflib
 
     close = difflib.get_close_matches(name, [m.name for m in models], n=3, cutoff=0.4)
-    raise KeyError(f"No model {name!r} in the table" + (f"; did you mean {close}?" if close else "."))
+    raise KeyError(
+        f"No model {name!r} in the table" + (f"; did you mean {close}?" if close else ".")
+    )
 
 
 def format_parameters(millions: float | None) -> str:
@@ -264,8 +322,18 @@ def markdown_table(models: list[ModelInfo], with_sources: bool = True) -> str:
     not), the last column links the row's main source, and each row's notes follow the
     table as numbered footnotes, marked after the model's name.
     """
-    head = ["model", "organisation", "released", "family", "objective", "parameters", "layers", "context (tokens)",
-            "training tokens", "attention"]
+    head = [
+        "model",
+        "organisation",
+        "released",
+        "family",
+        "objective",
+        "parameters",
+        "layers",
+        "context (tokens)",
+        "training tokens",
+        "attention",
+    ]
     if with_sources:
         head.append("main source")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -276,18 +344,32 @@ def markdown_table(models: list[ModelInfo], with_sources: bool = True) -> str:
         if with_sources and m.notes:
             notes.append(f"[{len(notes) + 1}] **{m.name}**: {m.notes}")
             name += f" [{len(notes)}]"
-        layers = "undisclosed" if m.layers is None and m.family == "undisclosed" else (str(m.layers) if m.layers else "-")
-        cells = [name, m.organisation, m.released, m.family, m.objective,
-                 _cell(format_parameters(m.parameters_millions), src.get("parameters")),
-                 _cell(layers, src.get("layers")),
-                 _cell(f"{m.context_tokens:,}" if m.context_tokens else "-", src.get("context")),
-                 _cell(format_tokens(m.training_tokens_billions), src.get("training tokens")),
-                 _cell(m.attention or "-", src.get("attention"))]
+        layers = (
+            "undisclosed"
+            if m.layers is None and m.family == "undisclosed"
+            else (str(m.layers) if m.layers else "-")
+        )
+        cells = [
+            name,
+            m.organisation,
+            m.released,
+            m.family,
+            m.objective,
+            _cell(format_parameters(m.parameters_millions), src.get("parameters")),
+            _cell(layers, src.get("layers")),
+            _cell(f"{m.context_tokens:,}" if m.context_tokens else "-", src.get("context")),
+            _cell(format_tokens(m.training_tokens_billions), src.get("training tokens")),
+            _cell(m.attention or "-", src.get("attention")),
+        ]
         if with_sources:
             cells.append(f"[{source_label(m.source)}]({m.source})")
         lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     if with_sources:
-        lines = ["Each figure links to the source that states it; \"main source\" is the row's paper or model card; "
-                 "numbered notes follow the table. \"-\" = not stated (or not recorded here).", "", *lines]
+        lines = [
+            'Each figure links to the source that states it; "main source" is the row\'s paper or model card; '
+            'numbered notes follow the table. "-" = not stated (or not recorded here).',
+            "",
+            *lines,
+        ]
         lines += ["", "**Notes**", ""] + [n.replace("|", "/") + "  " for n in notes]
     return "\n".join(lines)

@@ -73,7 +73,9 @@ class LlamaConfig:
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd", "multiple_of"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"LlamaConfig.{name} must be a positive integer, got {getattr(self, name)}.")
+                raise ValueError(
+                    f"LlamaConfig.{name} must be a positive integer, got {getattr(self, name)}."
+                )
         if self.n_kv_head is None:
             self.n_kv_head = self.n_head
         if self.n_embd % self.n_head or (self.n_embd // self.n_head) % 2:
@@ -82,7 +84,9 @@ class LlamaConfig:
                 "RoPE rotates pairs of dimensions."
             )
         if self.n_kv_head < 1 or self.n_head % self.n_kv_head:
-            raise ValueError(f"n_head ({self.n_head}) must be a multiple of n_kv_head ({self.n_kv_head}).")
+            raise ValueError(
+                f"n_head ({self.n_head}) must be a multiple of n_kv_head ({self.n_kv_head})."
+            )
         if self.d_ff is None:
             hidden = int(2 * 4 * self.n_embd / 3)
             self.d_ff = self.multiple_of * -(-hidden // self.multiple_of)
@@ -136,7 +140,9 @@ class SwiGLU(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x)))  # (B, T, C)
+        return self.dropout(
+            self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+        )  # (B, T, C)
 
 
 class RotaryAttention(MultiHeadAttention):
@@ -150,7 +156,12 @@ class RotaryAttention(MultiHeadAttention):
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__(
-            config.n_embd, config.n_head, config.n_kv_head, causal=True, bias=False, dropout=config.dropout
+            config.n_embd,
+            config.n_head,
+            config.n_kv_head,
+            causal=True,
+            bias=False,
+            dropout=config.dropout,
         )
         self.rope_base = config.rope_base
         self._past = 0
@@ -230,7 +241,9 @@ class Llama(nn.Module):
         logits = self.lm_head(x)  # (B, T, V)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100)
+            loss = F.cross_entropy(
+                logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
+            )
         return logits, loss
 
     def _run(self, idx, mask=None, kv_cache=None, need_weights=False):
@@ -248,7 +261,9 @@ class Llama(nn.Module):
             ) from None
         maps = []
         for i, block in enumerate(self.layers):
-            x, w = block(x, mask=mask, need_weights=need_weights, cache=kv_cache[i] if kv_cache else None)
+            x, w = block(
+                x, mask=mask, need_weights=need_weights, cache=kv_cache[i] if kv_cache else None
+            )
             if need_weights:
                 maps.append(w)
         return self.norm(x), maps  # (B, T, C)
@@ -289,7 +304,10 @@ def hf_name(ours: str) -> str:
     if ours.startswith("layers."):
         _, i, rest = ours.split(".", 2)
         return f"model.layers.{i}.{_HF_BLOCK_NAMES[rest]}"
-    return {"tok_embeddings.weight": "model.embed_tokens.weight", "norm.weight": "model.norm.weight"}.get(ours, ours)
+    return {
+        "tok_embeddings.weight": "model.embed_tokens.weight",
+        "norm.weight": "model.norm.weight",
+    }.get(ours, ours)
 
 
 def config_from_hf(hf: dict) -> LlamaConfig:
@@ -297,8 +315,13 @@ def config_from_hf(hf: dict) -> LlamaConfig:
     if hf.get("model_type", "llama") != "llama":
         raise ValueError(f"not a LLaMA config: model_type is {hf.get('model_type')!r}.")
     unsupported = [
-        k for k, ok in (("rope_scaling", not hf.get("rope_scaling")), ("attention_bias", not hf.get("attention_bias")),
-                        ("mlp_bias", not hf.get("mlp_bias")), ("hidden_act", hf.get("hidden_act", "silu") == "silu"))
+        k
+        for k, ok in (
+            ("rope_scaling", not hf.get("rope_scaling")),
+            ("attention_bias", not hf.get("attention_bias")),
+            ("mlp_bias", not hf.get("mlp_bias")),
+            ("hidden_act", hf.get("hidden_act", "silu") == "silu"),
+        )
         if not ok
     ]
     if (hf.get("rope_parameters") or {}).get("rope_type", "default") != "default":
@@ -306,13 +329,20 @@ def config_from_hf(hf: dict) -> LlamaConfig:
     if hf.get("head_dim") not in (None, hf["hidden_size"] // hf["num_attention_heads"]):
         unsupported.append("head_dim")
     if unsupported:
-        raise ValueError(f"this LLaMA config uses {', '.join(unsupported)}, which llmlab.llama does not implement.")
+        raise ValueError(
+            f"this LLaMA config uses {', '.join(unsupported)}, which llmlab.llama does not implement."
+        )
     rope = hf.get("rope_theta") or (hf.get("rope_parameters") or {}).get("rope_theta", 10000.0)
     return LlamaConfig(
-        vocab_size=hf["vocab_size"], block_size=hf["max_position_embeddings"], n_layer=hf["num_hidden_layers"],
-        n_head=hf["num_attention_heads"], n_embd=hf["hidden_size"],
-        n_kv_head=hf.get("num_key_value_heads") or hf["num_attention_heads"], d_ff=hf["intermediate_size"],
-        rope_base=float(rope), norm_eps=hf.get("rms_norm_eps", 1e-6),
+        vocab_size=hf["vocab_size"],
+        block_size=hf["max_position_embeddings"],
+        n_layer=hf["num_hidden_layers"],
+        n_head=hf["num_attention_heads"],
+        n_embd=hf["hidden_size"],
+        n_kv_head=hf.get("num_key_value_heads") or hf["num_attention_heads"],
+        d_ff=hf["intermediate_size"],
+        rope_base=float(rope),
+        norm_eps=hf.get("rms_norm_eps", 1e-6),
         tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
     )
 
@@ -350,7 +380,9 @@ def load_hf_llama(path: str | Path, dtype: torch.dtype = torch.float32) -> Llama
             continue
         ours[name] = theirs[key].to(dtype).contiguous()
     if missing:
-        raise ValueError(f"the checkpoint lacks {missing[:3]}{' ...' if len(missing) > 3 else ''}; is it a LLaMA model?")
+        raise ValueError(
+            f"the checkpoint lacks {missing[:3]}{' ...' if len(missing) > 3 else ''}; is it a LLaMA model?"
+        )
     model.load_state_dict(ours, strict=False, assign=True)
     if config.tie_embeddings:
         model.tok_embeddings.weight = model.lm_head.weight
@@ -387,9 +419,14 @@ def load_llama_checkpoint(directory: str | Path, device: str | torch.device = "c
         )
     payload = _read_config(directory)  # the same one-line errors as llmlab.training.load_checkpoint
     if payload["model"].get("arch") != ARCH:
-        raise ValueError(f"{CONFIG_FILE} in {directory.name!r} does not describe a LLaMA-style model (no arch 'llama').")
+        raise ValueError(
+            f"{CONFIG_FILE} in {directory.name!r} does not describe a LLaMA-style model (no arch 'llama')."
+        )
     model = Llama(LlamaConfig.from_dict(payload["model"]))
     _check_weights_file(directory, payload, model)
     load_model(model, str(directory / WEIGHTS_FILE), strict=True, device=str(device))
-    return Checkpoint(model=model.to(device).eval(), tokenizer=tokenizer_from_dict(payload["tokenizer"]),
-                      meta=payload.get("meta", {}))
+    return Checkpoint(
+        model=model.to(device).eval(),
+        tokenizer=tokenizer_from_dict(payload["tokenizer"]),
+        meta=payload.get("meta", {}),
+    )

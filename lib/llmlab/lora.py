@@ -78,8 +78,12 @@ class LoRALinear(nn.Module):
         self.alpha = float(alpha)
         self.scaling = self.alpha / r
         weight = base.weight
-        self.lora_A = nn.Parameter(torch.empty(r, base.in_features, dtype=weight.dtype, device=weight.device))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, r, dtype=weight.dtype, device=weight.device))
+        self.lora_A = nn.Parameter(
+            torch.empty(r, base.in_features, dtype=weight.dtype, device=weight.device)
+        )
+        self.lora_B = nn.Parameter(
+            torch.zeros(base.out_features, r, dtype=weight.dtype, device=weight.device)
+        )
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # as loralib / PEFT; B stays zero
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
 
@@ -116,7 +120,9 @@ class LoRALinear(nn.Module):
         return f"in={self.in_features}, out={self.out_features}, r={self.r}, alpha={self.alpha:g}"
 
 
-def _named_targets(model: nn.Module, targets: Iterable[str]) -> list[tuple[nn.Module, str, nn.Module]]:
+def _named_targets(
+    model: nn.Module, targets: Iterable[str]
+) -> list[tuple[nn.Module, str, nn.Module]]:
     """(parent, attribute name, child) for every submodule whose own name is in ``targets``."""
     wanted = set(targets)
     found = []
@@ -149,17 +155,25 @@ def apply_lora(
     r = check_int("The LoRA rank r", r, minimum=1)
     alpha = check_real("alpha", alpha)
     dropout = check_real("dropout", dropout, minimum=0, maximum=1, open_max=True)
-    targets = (targets,) if isinstance(targets, str) else tuple(targets)  # "q_proj" means one target
+    targets = (
+        (targets,) if isinstance(targets, str) else tuple(targets)
+    )  # "q_proj" means one target
     if not targets or not all(isinstance(t, str) for t in targets):
         raise UsageError(f"targets must be layer names such as {DEFAULT_TARGETS}, got {targets!r}.")
     if any(isinstance(m, LoRALinear) for m in model.modules()):
-        raise ValueError("This model already has LoRA adapters; merge_lora(model) first, or start from a fresh copy.")
+        raise ValueError(
+            "This model already has LoRA adapters; merge_lora(model) first, or start from a fresh copy."
+        )
     found = _named_targets(model, targets)
-    linear_names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+    linear_names = sorted(
+        {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    )
     absent = [t for t in targets if t not in {name for _, name, _ in found}]
     if absent:
-        raise UsageError(f"No layer named {', '.join(map(repr, absent))} in the model; its linear layers are "
-                         f"called: {', '.join(linear_names)}.")
+        raise UsageError(
+            f"No layer named {', '.join(map(repr, absent))} in the model; its linear layers are "
+            f"called: {', '.join(linear_names)}."
+        )
     for _, name, child in found:
         if not isinstance(child, nn.Linear):
             raise TypeError(f"LoRA target {name!r} is a {type(child).__name__}, not an nn.Linear.")
@@ -195,8 +209,13 @@ def merge_lora(model: nn.Module) -> nn.Module:
     for name, layer in layers.items():
         parent = model.get_submodule(name.rsplit(".", 1)[0]) if "." in name else model
         base = layer.base
-        merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None,
-                           device=base.weight.device, dtype=base.weight.dtype)
+        merged = nn.Linear(
+            base.in_features,
+            base.out_features,
+            bias=base.bias is not None,
+            device=base.weight.device,
+            dtype=base.weight.dtype,
+        )
         merged.weight.copy_(layer.merged_weight())
         if base.bias is not None:
             merged.bias.copy_(base.bias)
@@ -206,7 +225,9 @@ def merge_lora(model: nn.Module) -> nn.Module:
 
 def count_trainable(model: nn.Module) -> int:
     """Number of parameters that receive gradients (tied weights counted once)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)  # parameters() skips duplicates
+    return sum(
+        p.numel() for p in model.parameters() if p.requires_grad
+    )  # parameters() skips duplicates
 
 
 def count_total(model: nn.Module) -> int:

@@ -79,7 +79,9 @@ class Memory:
         }
 
 
-def training_memory(model: nn.Module, label: str = "", optimizer_states: int = ADAM_STATES) -> Memory:
+def training_memory(
+    model: nn.Module, label: str = "", optimizer_states: int = ADAM_STATES
+) -> Memory:
     """Model-state bytes of training ``model`` with AdamW, computed from its parameters.
 
     Every parameter needs its weight (``numel x element_size``; a tied weight
@@ -125,7 +127,9 @@ def measured_memory(model: nn.Module, optimizer: torch.optim.Optimizer, label: s
     params = list(model.parameters())
     states = [t for state in optimizer.state.values() for t in state.values()]
     if not states:
-        raise ValueError("The optimizer has no state yet: run one optimizer.step() before measuring.")
+        raise ValueError(
+            "The optimizer has no state yet: run one optimizer.step() before measuring."
+        )
     grads = [p.grad for p in params if p.grad is not None]
     return Memory(
         label=label,
@@ -149,7 +153,9 @@ class LlamaConfig:
     n_kv_head: int  # grouped-query attention when < n_head (LLaMA 2 70B)
     d_ff: int  # SwiGLU hidden size
     vocab_size: int
-    published_params: int  # the exact count, from the layer sizes (papers and cards say only "7B" etc.)
+    published_params: (
+        int  # the exact count, from the layer sizes (papers and cards say only "7B" etc.)
+    )
 
     @property
     def head_dim(self) -> int:
@@ -159,8 +165,13 @@ class LlamaConfig:
         """(out_features, in_features) of each linear layer of one block, by its name in the HF code."""
         d, kv = self.d_model, self.n_kv_head * self.head_dim
         return {
-            "q_proj": (d, d), "k_proj": (kv, d), "v_proj": (kv, d), "o_proj": (d, d),
-            "gate_proj": (self.d_ff, d), "up_proj": (self.d_ff, d), "down_proj": (d, self.d_ff),
+            "q_proj": (d, d),
+            "k_proj": (kv, d),
+            "v_proj": (kv, d),
+            "o_proj": (d, d),
+            "gate_proj": (self.d_ff, d),
+            "up_proj": (self.d_ff, d),
+            "down_proj": (d, self.d_ff),
         }
 
 
@@ -191,7 +202,9 @@ def lora_parameter_count_llama(cfg: LlamaConfig, r: int = 16, targets=("q_proj",
     shapes = cfg.linear_shapes()
     unknown = set(targets) - set(shapes)
     if unknown:
-        raise ValueError(f"Unknown LLaMA layer(s) {sorted(unknown)}; choose from {', '.join(shapes)}.")
+        raise ValueError(
+            f"Unknown LLaMA layer(s) {sorted(unknown)}; choose from {', '.join(shapes)}."
+        )
     return cfg.n_layer * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
 
 
@@ -202,8 +215,9 @@ MIXED_ADAM = (2, 2, 12)  # 16 bytes: ZeRO section 3.1 (fp16 weight and grad; fp3
 QLORA_BITS = 4 + 8 / 64 + 32 / (64 * 256)
 
 
-def scale_table(models: dict[str, LlamaConfig] | None = None, r: int = 16,
-                targets=("q_proj", "v_proj")) -> list[Memory]:
+def scale_table(
+    models: dict[str, LlamaConfig] | None = None, r: int = 16, targets=("q_proj", "v_proj")
+) -> list[Memory]:
     """Model-state memory of fine-tuning each model four ways (bytes, model states only).
 
     * full fine-tuning, fp32 AdamW: 16 bytes per parameter;
@@ -221,7 +235,25 @@ def scale_table(models: dict[str, LlamaConfig] | None = None, r: int = 16,
         rows.append(Memory(f"{name}: full, fp32", n, n, w * n, g * n, o * n))
         w, g, o = MIXED_ADAM
         rows.append(Memory(f"{name}: full, mixed precision", n, n, w * n, g * n, o * n))
-        rows.append(Memory(f"{name}: LoRA r={r}, 16-bit base", n + lora, lora, 2 * n + w * lora, g * lora, o * lora))
+        rows.append(
+            Memory(
+                f"{name}: LoRA r={r}, 16-bit base",
+                n + lora,
+                lora,
+                2 * n + w * lora,
+                g * lora,
+                o * lora,
+            )
+        )
         base_4bit = round(n * QLORA_BITS / 8)
-        rows.append(Memory(f"{name}: QLoRA r={r}, 4-bit base", n + lora, lora, base_4bit + w * lora, g * lora, o * lora))
+        rows.append(
+            Memory(
+                f"{name}: QLoRA r={r}, 4-bit base",
+                n + lora,
+                lora,
+                base_4bit + w * lora,
+                g * lora,
+                o * lora,
+            )
+        )
     return rows

@@ -81,10 +81,12 @@ def tensors_sha256(path) -> str:
         raise ValueError(f"{Path(path).name} is not a safetensors file (too short).")
     n = int.from_bytes(raw[:8], "little")
     try:
-        header = json.loads(raw[8: 8 + n])
+        header = json.loads(raw[8 : 8 + n])
     except ValueError as exc:
-        raise ValueError(f"{Path(path).name} is not a safetensors file (unreadable header).") from exc
-    data = memoryview(raw)[8 + n:]
+        raise ValueError(
+            f"{Path(path).name} is not a safetensors file (unreadable header)."
+        ) from exc
+    data = memoryview(raw)[8 + n :]
     h = hashlib.sha256()
     for name in sorted(k for k in header if k != "__metadata__"):
         t = header[name]
@@ -115,7 +117,9 @@ def read_train_log(directory) -> dict:
     """The ``train_log.json`` of a shipped run (what :func:`train_log` wrote)."""
     path = Path(directory) / TRAIN_LOG
     if not path.is_file():
-        raise FileNotFoundError(f"No {TRAIN_LOG} in {Path(directory).name!r}: the scripts in scripts/ write one with each checkpoint.")
+        raise FileNotFoundError(
+            f"No {TRAIN_LOG} in {Path(directory).name!r}: the scripts in scripts/ write one with each checkpoint."
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -115,18 +115,24 @@ def mlm_mask(
     if not 0.0 <= mask_prob <= 1.0:
         raise ValueError(f"mask_prob must be a probability in [0, 1], got {mask_prob}.")
     if not 0 <= mask_id < vocab_size:
-        raise ValueError(f"mask_id {mask_id} is outside the vocabulary (0..{vocab_size - 1}); add a [MASK] token first.")
+        raise ValueError(
+            f"mask_id {mask_id} is outside the vocabulary (0..{vocab_size - 1}); add a [MASK] token first."
+        )
     if x.numel() and (x.min() < 0 or x.max() >= vocab_size):
         raise ValueError(f"tokens must lie in 0..{vocab_size - 1} (vocab_size={vocab_size}).")
     g = _generator(seed, generator)
     protected = torch.tensor(sorted(set(special_ids) | {mask_id}), dtype=torch.long)
-    ordinary = torch.tensor([i for i in range(vocab_size) if i not in set(protected.tolist())], dtype=torch.long)
+    ordinary = torch.tensor(
+        [i for i in range(vocab_size) if i not in set(protected.tolist())], dtype=torch.long
+    )
 
     chosen = torch.rand(x.shape, generator=g) < mask_prob
     chosen &= ~torch.isin(x, protected)
     action = torch.rand(x.shape, generator=g)  # one uniform per position decides its fate
     to_mask = chosen & (action < MLM_MASK_FRACTION)
-    to_random = chosen & (action >= MLM_MASK_FRACTION) & (action < MLM_MASK_FRACTION + MLM_RANDOM_FRACTION)
+    to_random = (
+        chosen & (action >= MLM_MASK_FRACTION) & (action < MLM_MASK_FRACTION + MLM_RANDOM_FRACTION)
+    )
     random_tokens = ordinary[torch.randint(len(ordinary), x.shape, generator=g)]
 
     inp = torch.where(to_mask, torch.full_like(x, mask_id), x)
@@ -139,7 +145,9 @@ def mlm_reconstruct(inp, target) -> torch.Tensor:
     """The original tokens from an MLM pair: the target where it is set, the input elsewhere."""
     inp, target = _as_long(inp, "inp"), _as_long(target, "target")
     if inp.shape != target.shape:
-        raise ValueError(f"input and target must have the same shape, got {tuple(inp.shape)} and {tuple(target.shape)}.")
+        raise ValueError(
+            f"input and target must have the same shape, got {tuple(inp.shape)} and {tuple(target.shape)}."
+        )
     return torch.where(target != IGNORE_INDEX, target, inp)
 
 
@@ -234,21 +242,34 @@ def span_corrupt(
     """
     x = _as_long(tokens)
     if x.dim() != 1:
-        raise ValueError(f"span_corrupt works on one sequence (1-D), got shape {tuple(x.shape)}; loop over a batch.")
+        raise ValueError(
+            f"span_corrupt works on one sequence (1-D), got shape {tuple(x.shape)}; loop over a batch."
+        )
     sentinels = list(sentinel_ids)
     if set(sentinels) & set(x.tolist()):
-        raise ValueError("the sequence already contains a sentinel id; reserve ids the text never uses.")
+        raise ValueError(
+            "the sequence already contains a sentinel id; reserve ids the text never uses."
+        )
     if noise_mask is None:
-        noise = span_noise_mask(len(x), noise_density=noise_density, mean_span_length=mean_span_length,
-                                seed=seed, generator=generator)
+        noise = span_noise_mask(
+            len(x),
+            noise_density=noise_density,
+            mean_span_length=mean_span_length,
+            seed=seed,
+            generator=generator,
+        )
     else:
         noise = torch.as_tensor(noise_mask, dtype=torch.bool)
         if noise.shape != x.shape:
-            raise ValueError(f"noise_mask has shape {tuple(noise.shape)}, the tokens {tuple(x.shape)}.")
+            raise ValueError(
+                f"noise_mask has shape {tuple(noise.shape)}, the tokens {tuple(x.shape)}."
+            )
     starts = noise & ~torch.cat([torch.tensor([False]), noise[:-1]])  # first token of each span
     num_spans = int(starts.sum())
     if len(sentinels) < num_spans + 1:
-        raise ValueError(f"{num_spans} spans need {num_spans + 1} sentinel ids, got {len(sentinels)}.")
+        raise ValueError(
+            f"{num_spans} spans need {num_spans + 1} sentinel ids, got {len(sentinels)}."
+        )
     inp, target = [], []
     k = -1
     for tok, is_noise, is_start in zip(x.tolist(), noise.tolist(), starts.tolist(), strict=True):
@@ -302,7 +323,9 @@ def causal_lm_pair(tokens) -> Pair:
     """
     x = _as_long(tokens)
     if x.dim() == 0 or x.shape[-1] < 2:
-        raise ValueError("causal LM needs at least 2 tokens: the input is all but the last, the target all but the first.")
+        raise ValueError(
+            "causal LM needs at least 2 tokens: the input is all but the last, the target all but the first."
+        )
     return Pair(x[..., :-1], x[..., 1:])
 
 
@@ -362,18 +385,31 @@ class MaskedLMStream:
     it reuses), so the same loop trains a BERT-style encoder.
     """
 
-    def __init__(self, train_ids, val_ids, block_size: int, mask_id: int, vocab_size: int,
-                 mask_prob: float = MLM_PROBABILITY):
+    def __init__(
+        self,
+        train_ids,
+        val_ids,
+        block_size: int,
+        mask_id: int,
+        vocab_size: int,
+        mask_prob: float = MLM_PROBABILITY,
+    ):
         from llmlab.training import TokenStream
 
         self.windows = TokenStream(train_ids, val_ids, block_size)
-        self.mask_id, self.vocab_size, self.mask_prob = int(mask_id), int(vocab_size), float(mask_prob)
+        self.mask_id, self.vocab_size, self.mask_prob = (
+            int(mask_id),
+            int(vocab_size),
+            float(mask_prob),
+        )
 
     def sample(self, split: str, batch_size: int, generator: torch.Generator | None = None):
         """``(x, y)``: two ``(batch_size, block_size)`` long tensors."""
         g = generator if generator is not None else torch.Generator().manual_seed(0)
         window, _ = self.windows.sample(split, batch_size, g)  # (B, T)
-        return mlm_mask(window, self.mask_id, self.vocab_size, mask_prob=self.mask_prob, generator=g)
+        return mlm_mask(
+            window, self.mask_id, self.vocab_size, mask_prob=self.mask_prob, generator=g
+        )
 
 
 def heldout_windows(ids, length: int, n: int, seed: int = 0) -> torch.Tensor:
@@ -387,7 +423,9 @@ def heldout_windows(ids, length: int, n: int, seed: int = 0) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_blank(model, windows: torch.Tensor, position: int, mask_id: int, batch_size: int = 256) -> torch.Tensor:
+def predict_blank(
+    model, windows: torch.Tensor, position: int, mask_id: int, batch_size: int = 256
+) -> torch.Tensor:
     """Logits ``(N, V)`` for the token at ``position`` of each window, the way each family can.
 
     A bidirectional model (``model.config.causal`` False) gets the whole window
@@ -397,7 +435,9 @@ def predict_blank(model, windows: torch.Tensor, position: int, mask_id: int, bat
     which measures next-token prediction.
     """
     if not 1 <= position < windows.shape[1]:
-        raise ValueError(f"position must be in 1..{windows.shape[1] - 1} (a causal model needs a left context).")
+        raise ValueError(
+            f"position must be in 1..{windows.shape[1] - 1} (a causal model needs a left context)."
+        )
     causal = getattr(model.config, "causal", True)
     model.eval()
     out = []
@@ -488,7 +528,7 @@ def greedy_continue(model, ids, n_new: int, mask_id: int) -> list[int]:
     block = model.config.block_size
     model.eval()
     for _ in range(int(n_new)):
-        ctx = x[-block:] if causal else [*x[-(block - 1):], mask_id]
+        ctx = x[-block:] if causal else [*x[-(block - 1) :], mask_id]
         logits, _ = model(torch.tensor([ctx]))  # (1, len(ctx), V)
         last = logits[0, -1]
         last[mask_id] = float("-inf")
@@ -508,13 +548,23 @@ FAMILY_MLM_RATE = 0.4
 FAMILY_SHIPPED = {"encoder": "family-encoder", "decoder": "family-decoder"}
 
 
-def family_train_config(max_iters: int = 3000, device: str = "cpu", block_size: int = FAMILY_GPT["block_size"]):
+def family_train_config(
+    max_iters: int = 3000, device: str = "cpu", block_size: int = FAMILY_GPT["block_size"]
+):
     """The pair's training recipe: ``max_iters`` steps of 32 windows, lr 3e-3 with cosine decay to 3e-4."""
     from llmlab.training import TrainConfig
 
-    return TrainConfig(max_iters=max_iters, batch_size=32, block_size=block_size, lr=3e-3,
-                       min_lr=3e-4, warmup_iters=30, eval_interval=max(1, max_iters // 6), eval_iters=5,
-                       device=str(device))
+    return TrainConfig(
+        max_iters=max_iters,
+        batch_size=32,
+        block_size=block_size,
+        lr=3e-3,
+        min_lr=3e-4,
+        warmup_iters=30,
+        eval_interval=max(1, max_iters // 6),
+        eval_iters=5,
+        device=str(device),
+    )
 
 
 def family_pair(vocab_size: int, seed: int = 0, block_size: int = FAMILY_GPT["block_size"]):
@@ -528,18 +578,32 @@ def family_pair(vocab_size: int, seed: int = 0, block_size: int = FAMILY_GPT["bl
     models = []
     for causal in (False, True):
         torch.manual_seed(seed)
-        models.append(GPT(GPTConfig(vocab_size=vocab_size, **{**FAMILY_GPT, "block_size": block_size}, causal=causal)))
+        models.append(
+            GPT(
+                GPTConfig(
+                    vocab_size=vocab_size, **{**FAMILY_GPT, "block_size": block_size}, causal=causal
+                )
+            )
+        )
     return models[0], models[1]
 
 
-def family_batches(train_ids, val_ids, mask_id: int, vocab_size: int, mlm_rate: float = FAMILY_MLM_RATE,
-                   block_size: int = FAMILY_GPT["block_size"]):
+def family_batches(
+    train_ids,
+    val_ids,
+    mask_id: int,
+    vocab_size: int,
+    mlm_rate: float = FAMILY_MLM_RATE,
+    block_size: int = FAMILY_GPT["block_size"],
+):
     """``{"encoder": masked-LM windows, "decoder": next-token windows}`` of ``block_size`` tokens."""
     from llmlab.training import TokenStream
 
     block = block_size
     return {
-        "encoder": MaskedLMStream(train_ids, val_ids, block, mask_id=mask_id, vocab_size=vocab_size, mask_prob=mlm_rate),
+        "encoder": MaskedLMStream(
+            train_ids, val_ids, block, mask_id=mask_id, vocab_size=vocab_size, mask_prob=mlm_rate
+        ),
         "decoder": TokenStream(train_ids, val_ids, block),
     }
 
@@ -559,5 +623,7 @@ def family_dir(name: str):
     from llmlab.paths import data_dir
 
     if name not in FAMILY_SHIPPED:
-        raise ValueError(f"Unknown model {name!r}; the shipped ones are {', '.join(FAMILY_SHIPPED)}.")
+        raise ValueError(
+            f"Unknown model {name!r}; the shipped ones are {', '.join(FAMILY_SHIPPED)}."
+        )
     return data_dir() / FAMILY_SHIPPED[name]

@@ -242,7 +242,9 @@ def apply_rope(
     Returns a tensor of ``x``'s shape and dtype; norms are preserved.
     """
     if x.dim() < 2:
-        raise ValueError(f"apply_rope expects x of shape (..., seq, head_dim), got shape {tuple(x.shape)}.")
+        raise ValueError(
+            f"apply_rope expects x of shape (..., seq, head_dim), got shape {tuple(x.shape)}."
+        )
     seq, head_dim = x.shape[-2], x.shape[-1]
     _check_even(head_dim, "head_dim (the last dimension of x)")
     if positions is None:
@@ -280,14 +282,18 @@ def apply_rope_complex(x: Tensor, positions: Tensor | None = None, base: float =
     base, interleaved=True)`` (up to rounding); returns ``x``'s shape and dtype.
     """
     if x.dim() < 2 or x.shape[-1] % 2:
-        raise ValueError(f"apply_rope_complex expects x of shape (..., seq, head_dim) with head_dim even, "
-                         f"got shape {tuple(x.shape)}.")
+        raise ValueError(
+            f"apply_rope_complex expects x of shape (..., seq, head_dim) with head_dim even, "
+            f"got shape {tuple(x.shape)}."
+        )
     seq = x.shape[-2]
     if positions is None:
         positions = torch.arange(seq)
     angles = rope_angles(torch.as_tensor(positions), x.shape[-1], base)  # (..., seq, hd/2) float64
     rotation = torch.polar(torch.ones_like(angles), angles).to(x.device)  # e^(i·m·θ_i), complex128
-    pairs = torch.view_as_complex(x.double().reshape(*x.shape[:-1], -1, 2).contiguous())  # (..., seq, hd/2)
+    pairs = torch.view_as_complex(
+        x.double().reshape(*x.shape[:-1], -1, 2).contiguous()
+    )  # (..., seq, hd/2)
     return torch.view_as_real(pairs * rotation).flatten(-2).to(x.dtype)  # (..., seq, hd)
 
 
@@ -304,6 +310,8 @@ def permute_for_rotate_half(weight: Tensor, n_heads: int) -> Tensor:
     """
     rows, d_in = weight.shape
     if n_heads <= 0 or rows % n_heads or (rows // n_heads) % 2:
-        raise ValueError(f"weight has {rows} rows: that is not n_heads={n_heads} heads of an even head_dim.")
+        raise ValueError(
+            f"weight has {rows} rows: that is not n_heads={n_heads} heads of an even head_dim."
+        )
     per_head = weight.reshape(n_heads, rows // n_heads, d_in)  # (nh, hd, d_in)
     return interleaved_to_half(per_head.transpose(1, 2)).transpose(1, 2).reshape(rows, d_in)

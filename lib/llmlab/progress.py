@@ -13,7 +13,9 @@ from collections.abc import Iterable
 from tqdm.std import tqdm
 
 
-def progress_bar(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", **kwargs) -> tqdm:
+def progress_bar(
+    iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", **kwargs
+) -> tqdm:
     """A text progress bar (tqdm) that updates at most twice a second."""
     options = dict(total=total, desc=desc, file=sys.stdout, ncols=90, mininterval=0.5, ascii=False)
     options.update(kwargs)
@@ -82,8 +84,15 @@ class LiveLossPlot:
         fig, ax = plt.subplots()
         for name, (xs, ys) in self.series.items():
             many = len(xs) > 50
-            ax.plot(xs, ys, label=name, lw=0.8 if many else 1.8, alpha=0.5 if many else 1.0,
-                    marker=None if many else "o", ms=4)
+            ax.plot(
+                xs,
+                ys,
+                label=name,
+                lw=0.8 if many else 1.8,
+                alpha=0.5 if many else 1.0,
+                marker=None if many else "o",
+                ms=4,
+            )
         ax.set(title=self.title, xlabel=self.xlabel, ylabel=self.ylabel)
         if self.series:
             ax.legend(loc="upper right")

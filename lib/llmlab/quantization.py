@@ -69,7 +69,9 @@ class QuantizedTensor:
 
     def nbytes(self) -> int:
         """Storage as it would be packed: ``bits`` per weight plus the scales."""
-        return self.codes.numel() * self.bits // 8 + self.scales.numel() * self.scales.element_size()
+        return (
+            self.codes.numel() * self.bits // 8 + self.scales.numel() * self.scales.element_size()
+        )
 
     def bits_per_weight(self) -> float:
         return 8 * self.nbytes() / self.codes.numel()
@@ -96,7 +98,9 @@ def _round_half_away(x: torch.Tensor) -> torch.Tensor:
     return torch.sign(x) * torch.floor(x.abs() + 0.5)
 
 
-def quantize(w: torch.Tensor, bits: int = 8, block_size: int | None = GGML_BLOCK) -> QuantizedTensor:
+def quantize(
+    w: torch.Tensor, bits: int = 8, block_size: int | None = GGML_BLOCK
+) -> QuantizedTensor:
     """Quantize a 2-D weight with one scale per block of ``block_size`` numbers of a row.
 
     ``bits=8, block_size=32``: llama.cpp's Q8_0. ``bits=4, block_size=32``: llama.cpp's Q4_0.
@@ -111,12 +115,16 @@ def quantize(w: torch.Tensor, bits: int = 8, block_size: int | None = GGML_BLOCK
         inv = torch.where(d == 0, torch.zeros_like(d), 1 / d)
         codes = _round_half_away(x * inv)  # -127 .. 127
     else:
-        signed_max = x.gather(-1, x.abs().argmax(-1, keepdim=True))  # the largest magnitude, with its sign
+        signed_max = x.gather(
+            -1, x.abs().argmax(-1, keepdim=True)
+        )  # the largest magnitude, with its sign
         d = signed_max / -8
         inv = torch.where(d == 0, torch.zeros_like(d), 1 / d)
         codes = torch.trunc(x * inv + 8.5).clamp(max=15) - 8  # -8 .. 7 (llama.cpp stores + 8)
     scale_dtype = torch.float16 if block_size is not None else torch.float32
-    return QuantizedTensor(codes.to(torch.int8).reshape(rows, cols), d.squeeze(-1).to(scale_dtype), bits, block)
+    return QuantizedTensor(
+        codes.to(torch.int8).reshape(rows, cols), d.squeeze(-1).to(scale_dtype), bits, block
+    )
 
 
 def dequantize(qt: QuantizedTensor) -> torch.Tensor:
@@ -132,8 +140,12 @@ def error_bound(qt: QuantizedTensor) -> torch.Tensor:
     Half a step for 8 bits and for 4 bits (a whole step at the far end of Q4_0's range, where +8
     is clipped to +7), plus what storing the scale in float16 moves the largest code.
     """
-    rel = 2.0**-11 if qt.scales.dtype == torch.float16 else 2.0**-24  # relative rounding of the stored scale
-    d = qt.scales.float().abs() / (1 - rel)  # the float32 scale the codes were computed with, at most
+    rel = (
+        2.0**-11 if qt.scales.dtype == torch.float16 else 2.0**-24
+    )  # relative rounding of the stored scale
+    d = qt.scales.float().abs() / (
+        1 - rel
+    )  # the float32 scale the codes were computed with, at most
     top, step = (127, 0.5) if qt.bits == 8 else (8, 1.0)
     return (step + top * rel) * d
 
@@ -145,17 +157,23 @@ def error_bound(qt: QuantizedTensor) -> torch.Tensor:
 def to_ggml_bytes(qt: QuantizedTensor) -> bytes:
     """The tensor as llama.cpp stores it: ``block_q8_0`` or ``block_q4_0`` structs, row after row."""
     if qt.block_size != GGML_BLOCK or qt.scales.dtype != torch.float16:
-        raise ValueError(f"llama.cpp's Q8_0 / Q4_0 need blocks of {GGML_BLOCK} with float16 scales; "
-                         f"this tensor has blocks of {qt.block_size}.")
+        raise ValueError(
+            f"llama.cpp's Q8_0 / Q4_0 need blocks of {GGML_BLOCK} with float16 scales; "
+            f"this tensor has blocks of {qt.block_size}."
+        )
     rows, cols = qt.shape
     n_blocks = rows * cols // GGML_BLOCK
-    d = qt.scales.reshape(n_blocks, 1).view(torch.uint8)  # (n_blocks, 2): the float16, little-endian
+    d = qt.scales.reshape(n_blocks, 1).view(
+        torch.uint8
+    )  # (n_blocks, 2): the float16, little-endian
     codes = qt.codes.reshape(n_blocks, GGML_BLOCK)
     if qt.bits == 8:
         qs = codes.view(torch.uint8)  # (n_blocks, 32) int8 as bytes
     else:
         nib = (codes + 8).to(torch.uint8)  # 0 .. 15
-        qs = nib[:, :16] | (nib[:, 16:] << 4)  # weight j in the low nibble of byte j, j + 16 in the high one
+        qs = nib[:, :16] | (
+            nib[:, 16:] << 4
+        )  # weight j in the low nibble of byte j, j + 16 in the high one
     return torch.cat([d, qs], dim=1).contiguous().numpy().tobytes()
 
 
@@ -167,7 +185,9 @@ def from_ggml_bytes(raw: bytes, shape: tuple[int, int], bits: int) -> QuantizedT
     per_block = 2 + (GGML_BLOCK if bits == 8 else GGML_BLOCK // 2)
     n_blocks = rows * cols // GGML_BLOCK
     if len(raw) != n_blocks * per_block:
-        raise ValueError(f"{len(raw)} bytes are not {n_blocks} blocks of {per_block} bytes (Q{bits}_0, shape {shape}).")
+        raise ValueError(
+            f"{len(raw)} bytes are not {n_blocks} blocks of {per_block} bytes (Q{bits}_0, shape {shape})."
+        )
     blocks = torch.frombuffer(bytearray(raw), dtype=torch.uint8).reshape(n_blocks, per_block)
     d = blocks[:, :2].contiguous().view(torch.float16).reshape(rows, cols // GGML_BLOCK)
     qs = blocks[:, 2:]
@@ -192,7 +212,11 @@ class QuantizedLinear(nn.Module):
         self.bits, self.block_size = bits, qt.block_size
         self.register_buffer("codes", qt.codes)
         self.register_buffer("scales", qt.scales)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        self.bias = (
+            None
+            if linear.bias is None
+            else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        )
 
     @property
     def quantized(self) -> QuantizedTensor:
@@ -210,8 +234,9 @@ class QuantizedLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bits={self.bits}, block_size={self.block_size}"
 
 
-def quantize_model(model: nn.Module, bits: int = 8, block_size: int | None = GGML_BLOCK,
-                   skip: tuple[str, ...] = ()) -> nn.Module:
+def quantize_model(
+    model: nn.Module, bits: int = 8, block_size: int | None = GGML_BLOCK, skip: tuple[str, ...] = ()
+) -> nn.Module:
     """A copy of ``model`` with every ``nn.Linear`` replaced by a ``QuantizedLinear`` (weights only).
 
     Embeddings and norms stay float32 (a tied output head is quantized as the ``lm_head`` Linear,
@@ -238,7 +263,9 @@ def model_bytes(model: nn.Module) -> int:
     seen, total = set(), 0
     for module in model.modules():
         if isinstance(module, QuantizedLinear):
-            total += module.quantized.nbytes() + (module.bias.numel() * 4 if module.bias is not None else 0)
+            total += module.quantized.nbytes() + (
+                module.bias.numel() * 4 if module.bias is not None else 0
+            )
             seen.update(id(t) for t in (module.codes, module.scales, module.bias) if t is not None)
     for p in model.parameters():
         if id(p) not in seen:
@@ -247,10 +274,14 @@ def model_bytes(model: nn.Module) -> int:
     return total
 
 
-def weight_errors(model: nn.Module, bits: int = 8, block_size: int | None = GGML_BLOCK) -> dict[str, torch.Tensor]:
+def weight_errors(
+    model: nn.Module, bits: int = 8, block_size: int | None = GGML_BLOCK
+) -> dict[str, torch.Tensor]:
     """For each ``nn.Linear`` of ``model``: ``dequantize(quantize(w)) - w``, flattened (for histograms)."""
     return {
-        name: (dequantize(quantize(m.weight, bits, block_size)) - m.weight.detach().float()).flatten()
+        name: (
+            dequantize(quantize(m.weight, bits, block_size)) - m.weight.detach().float()
+        ).flatten()
         for name, m in model.named_modules()
         if type(m) is nn.Linear
     }
@@ -269,7 +300,11 @@ def pytorch_dynamic_int8(model: nn.Module, skip: tuple[str, ...] = ("lm_head",))
     from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
     out = copy.deepcopy(model).eval()
-    spec = {name: default_dynamic_qconfig for name, m in out.named_modules() if type(m) is nn.Linear and name not in skip}
+    spec = {
+        name: default_dynamic_qconfig
+        for name, m in out.named_modules()
+        if type(m) is nn.Linear and name not in skip
+    }
     with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao
         warnings.simplefilter("ignore")
         return quantize_dynamic(out, spec, dtype=torch.qint8, inplace=True)
@@ -279,9 +314,15 @@ def dynamic_int8_bytes(model: nn.Module) -> int:
     """Bytes of a model made by ``pytorch_dynamic_int8``: int8 weights, float32 biases and the rest."""
     total, seen = 0, set()
     for module in model.modules():
-        if hasattr(module, "_packed_params") and hasattr(module, "weight") and callable(module.weight):
+        if (
+            hasattr(module, "_packed_params")
+            and hasattr(module, "weight")
+            and callable(module.weight)
+        ):
             w = module.weight()  # (out, in) qint8
-            total += w.numel() + 8 + (module.bias().numel() * 4 if module.bias() is not None else 0)  # + scale, zero point
+            total += (
+                w.numel() + 8 + (module.bias().numel() * 4 if module.bias() is not None else 0)
+            )  # + scale, zero point
     for p in model.parameters():
         if id(p) not in seen:
             seen.add(id(p))

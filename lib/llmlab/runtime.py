@@ -88,7 +88,9 @@ def _configure_matplotlib() -> None:
     )
 
 
-def setup_notebook(seed: int = 0, threads: int = DEFAULT_THREADS, quiet: bool = False) -> torch.device:
+def setup_notebook(
+    seed: int = 0, threads: int = DEFAULT_THREADS, quiet: bool = False
+) -> torch.device:
     """Prepare a lesson notebook and return the device to compute on.
 
     Seeds Python, NumPy and torch; fixes torch's thread count; sets the plotly

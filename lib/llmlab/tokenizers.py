@@ -54,9 +54,13 @@ def _as_int_list(ids: Iterable[int]) -> list[int]:
     try:
         ids = list(ids)
     except TypeError:
-        raise UsageError(f"decode() takes a sequence of token ids, got {type(ids).__name__}.") from None
+        raise UsageError(
+            f"decode() takes a sequence of token ids, got {type(ids).__name__}."
+        ) from None
     if ids and isinstance(ids[0], list):
-        raise UsageError("decode() takes one sequence of ids, not a batch; decode each row separately.")
+        raise UsageError(
+            "decode() takes one sequence of ids, not a batch; decode each row separately."
+        )
     bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
     if bad:
         raise UsageError(f"token ids must be integers, got {bad[0]!r} ({type(bad[0]).__name__}).")
@@ -126,7 +130,9 @@ class CharTokenizer:
         ids = _as_int_list(ids)
         bad = [i for i in ids if i not in self.itos]
         if bad:
-            raise ValueError(f"ids {bad[:5]} are outside this vocabulary (0..{self.vocab_size - 1}).")
+            raise ValueError(
+                f"ids {bad[:5]} are outside this vocabulary (0..{self.vocab_size - 1})."
+            )
         return "".join(self.itos[i] for i in ids)
 
     def to_dict(self) -> dict:
@@ -216,12 +222,15 @@ class BPETokenizer:
             raise UsageError(f"BPETokenizer.train() takes a str, got {type(text).__name__}.")
         check_int("vocab_size", vocab_size)
         if vocab_size < 256:
-            raise ValueError(f"A byte-level BPE needs vocab_size >= 256 (one id per byte), got {vocab_size}.")
+            raise ValueError(
+                f"A byte-level BPE needs vocab_size >= 256 (one id per byte), got {vocab_size}."
+            )
         if not text:
             raise ValueError("Cannot train BPE on an empty text.")
         # Unique chunks with their counts: far fewer than the chunks themselves.
         chunks = {
-            tuple(chunk.encode("utf-8")): n for chunk, n in Counter(SPLIT_PATTERN.findall(text)).items()
+            tuple(chunk.encode("utf-8")): n
+            for chunk, n in Counter(SPLIT_PATTERN.findall(text)).items()
         }
         merges: list[tuple[int, int]] = []
         for new_id in range(256, vocab_size):
@@ -233,7 +242,8 @@ class BPETokenizer:
                 break
             merges.append(pair)
             chunks = {
-                (_merge(ids, pair, new_id) if pair[0] in ids else ids): n for ids, n in chunks.items()
+                (_merge(ids, pair, new_id) if pair[0] in ids else ids): n
+                for ids, n in chunks.items()
             }
             if verbose:
                 print(f"merge {new_id - 256 + 1}: {pair} -> {new_id} ({freq} times)")
@@ -279,7 +289,9 @@ class BPETokenizer:
         ids = _as_int_list(ids)
         bad = [i for i in ids if i not in self.vocab]
         if bad:
-            raise ValueError(f"ids {bad[:5]} are outside this vocabulary (0..{self.vocab_size - 1}).")
+            raise ValueError(
+                f"ids {bad[:5]} are outside this vocabulary (0..{self.vocab_size - 1})."
+            )
         return b"".join(self.vocab[i] for i in ids).decode("utf-8", errors="replace")
 
     def token_bytes(self, i: int) -> bytes:
@@ -317,7 +329,9 @@ def tokenizer_from_dict(d: dict) -> CharTokenizer | BPETokenizer:
         raise ValueError(f"Unknown tokenizer type {kind!r}; expected one of {sorted(kinds)}.")
     field = {"char": "chars", "bpe": "merges"}[kind]
     if not isinstance(d.get(field), str if kind == "char" else list):
-        raise UsageError(f"A saved {kind} tokenizer needs its {field!r} field; this one is missing or damaged.")
+        raise UsageError(
+            f"A saved {kind} tokenizer needs its {field!r} field; this one is missing or damaged."
+        )
     try:
         return kinds[kind].from_dict(d)
     except (TypeError, ValueError) as e:

@@ -99,16 +99,22 @@ class TrainConfig:
     lr: float = _knob(1e-3, "peak learning rate, reached after warm-up")
     min_lr: float = _knob(1e-4, "learning rate at the end of the cosine decay")
     warmup_iters: int = _knob(100, "linear warm-up from ~0 to lr over this many steps")
-    lr_decay_iters: int | None = _knob(None, "the cosine reaches min_lr at this step (default: max_iters)")
+    lr_decay_iters: int | None = _knob(
+        None, "the cosine reaches min_lr at this step (default: max_iters)"
+    )
     weight_decay: float = _knob(0.1, "AdamW's decoupled weight decay, on 2-D weights only")
     beta1: float = _knob(0.9, "AdamW's beta1 (momentum of the gradient)")
     beta2: float = _knob(0.99, "AdamW's beta2 (momentum of the squared gradient)")
     grad_clip: float = _knob(1.0, "max global gradient norm (0: no clipping)")
-    eval_interval: int = _knob(250, "evaluate (and save a checkpoint) every this many steps, and at the end")
+    eval_interval: int = _knob(
+        250, "evaluate (and save a checkpoint) every this many steps, and at the end"
+    )
     eval_iters: int = _knob(20, "batches per split in each evaluation")
     seed: int = _knob(0, "seeds the batch sampler and dropout")
     device: str = _knob("cpu", "where to train: cpu, cuda, cuda:1, mps")
-    fused_optimizer: bool = _knob(True, "AdamW's fused kernel (CPU, CUDA, MPS); off: its foreach kernel")
+    fused_optimizer: bool = _knob(
+        True, "AdamW's fused kernel (CPU, CUDA, MPS); off: its foreach kernel"
+    )
 
     def __post_init__(self) -> None:
         for name in ("max_iters", "batch_size", "block_size", "eval_interval", "eval_iters"):
@@ -126,9 +132,13 @@ class TrainConfig:
         for name in ("beta1", "beta2"):
             check_real(name, getattr(self, name), minimum=0, maximum=1, open_max=True)
         if not isinstance(self.device, str):
-            raise UsageError(f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}.")
+            raise UsageError(
+                f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}."
+            )
         if not isinstance(self.fused_optimizer, bool):
-            raise UsageError(f"fused_optimizer must be True or False, got {self.fused_optimizer!r}.")
+            raise UsageError(
+                f"fused_optimizer must be True or False, got {self.fused_optimizer!r}."
+            )
 
     @property
     def tokens_per_step(self) -> int:
@@ -165,7 +175,9 @@ def lr_at(step: int, config: TrainConfig) -> float:
 class Batches(Protocol):
     """Anything that hands out training batches."""
 
-    def sample(self, split: str, batch_size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def sample(
+        self, split: str, batch_size: int, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(x, y)``, both ``(batch_size, T)`` long tensors, for split "train" or "val"."""
         ...
 
@@ -190,16 +202,23 @@ class TokenStream:
 
     def __init__(self, train_ids, val_ids, block_size: int):
         self.block_size = check_int("block_size", block_size, minimum=1)
-        self.ids = {"train": self._as_tensor(train_ids, "train"), "val": self._as_tensor(val_ids, "val")}
+        self.ids = {
+            "train": self._as_tensor(train_ids, "train"),
+            "val": self._as_tensor(val_ids, "val"),
+        }
         # All windows of length T+1 as a view (no copy): (N - T, T + 1)
         self._windows = {k: v.unfold(0, self.block_size + 1, 1) for k, v in self.ids.items()}
 
     def _as_tensor(self, ids, split: str) -> torch.Tensor:
         if isinstance(ids, str):
-            raise UsageError(f"The {split} split is text; a TokenStream takes token ids: tokenizer.encode(text).")
+            raise UsageError(
+                f"The {split} split is text; a TokenStream takes token ids: tokenizer.encode(text)."
+            )
         t = torch.as_tensor(ids)
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-            raise UsageError(f"The {split} split must hold integer token ids, got {t.dtype} values.")
+            raise UsageError(
+                f"The {split} split must hold integer token ids, got {t.dtype} values."
+            )
         t = t.to(torch.long).flatten()
         if t.numel() < self.block_size + 2:
             raise ValueError(
@@ -382,8 +401,13 @@ def train(
     optimizer = configure_optimizer(model, config)
     params = [p for p in model.parameters() if p.requires_grad]
     step_model, step_batches, world, main = model, batches, 1, True
-    if distributed is not None:  # data parallel (llmlab.distributed): this process's share of each batch
-        step_model, step_batches = distributed.wrap(model), distributed.shard(batches, config.batch_size)
+    if (
+        distributed is not None
+    ):  # data parallel (llmlab.distributed): this process's share of each batch
+        step_model, step_batches = (
+            distributed.wrap(model),
+            distributed.shard(batches, config.batch_size),
+        )
         world, main = distributed.world_size, distributed.is_main
 
     result = TrainResult(config=config.to_dict())
@@ -394,12 +418,22 @@ def train(
 
     def evaluate(step: int) -> dict:
         losses = estimate_loss(
-            model, batches, config.batch_size, config.eval_iters, seed=config.seed + 1, device=device
+            model,
+            batches,
+            config.batch_size,
+            config.eval_iters,
+            seed=config.seed + 1,
+            device=device,
         )
         record = {"step": step, "train_loss": losses["train"], "val_loss": losses["val"]}
         if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
-            _stop_non_finite(step, f"the evaluated loss is {record['train_loss']} (train), "
-                             f"{record['val_loss']} (validation)", config, result)
+            _stop_non_finite(
+                step,
+                f"the evaluated loss is {record['train_loss']} (train), "
+                f"{record['val_loss']} (validation)",
+                config,
+                result,
+            )
         result.evals.append(record)
         if plot is not None:
             plot.add("train (evaluated)", step, losses["train"])
@@ -412,23 +446,35 @@ def train(
     cpu0, wall0 = time.process_time(), time.perf_counter()
     eval_s = 0.0
     # A bar updated by hand: iterating over it would close it before the final evaluation.
-    bar = progress_bar(total=config.max_iters, desc="training", disable=not (show_progress and main))
+    bar = progress_bar(
+        total=config.max_iters, desc="training", disable=not (show_progress and main)
+    )
     try:
         for step in range(config.max_iters):
             if main and step % config.eval_interval == 0:
                 t = time.perf_counter()
                 record = evaluate(step)
                 eval_s += time.perf_counter() - t
-                bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=False)
+                bar.set_postfix(
+                    train=f"{record['train_loss']:.3f}",
+                    val=f"{record['val_loss']:.3f}",
+                    refresh=False,
+                )
 
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            x, y = step_batches.sample("train", config.batch_size, gen)  # (B, T), (B, T); B / world in parallel
+            x, y = step_batches.sample(
+                "train", config.batch_size, gen
+            )  # (B, T), (B, T); B / world in parallel
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             _, loss = step_model(x, y)
-            loss_value = loss.item() if distributed is None else distributed.mean(loss)  # whole batch's loss
-            if not math.isfinite(loss_value):  # before backward: the weights stay those of the last good step
+            loss_value = (
+                loss.item() if distributed is None else distributed.mean(loss)
+            )  # whole batch's loss
+            if not math.isfinite(
+                loss_value
+            ):  # before backward: the weights stay those of the last good step
                 _stop_non_finite(step, f"the loss is {loss_value}", config, result)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -451,7 +497,9 @@ def train(
             t = time.perf_counter()
             record = evaluate(config.max_iters)
             eval_s += time.perf_counter() - t
-            bar.set_postfix(train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=True)
+            bar.set_postfix(
+                train=f"{record['train_loss']:.3f}", val=f"{record['val_loss']:.3f}", refresh=True
+            )
     finally:  # also on a NaN stop or Ctrl-C: close the bar and keep the curve drawn so far
         bar.close()
         if plot is not None:
@@ -470,7 +518,9 @@ def _stop_non_finite(step: int, what: str, config: TrainConfig, result: TrainRes
     clip = " or clip gradients (--grad-clip 1.0)" if config.grad_clip == 0 else ""
     raise NonFiniteLossError(
         f"Training stopped at step {step}: {what}. The weights blew up, most likely because the "
-        f"learning rate is too high (lr={config.lr:g}): lower it (--lr), e.g. ten times{clip}.", step, result,
+        f"learning rate is too high (lr={config.lr:g}): lower it (--lr), e.g. ten times{clip}.",
+        step,
+        result,
     )
 
 
@@ -479,14 +529,22 @@ def resolve_device(device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise UsageError(f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'.") from None
+        raise UsageError(
+            f"Unknown device {device!r}; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from None
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise UsageError(f"device {device!r} asked for, but this machine has no CUDA GPU that torch can use; use 'cpu'.")
+            raise UsageError(
+                f"device {device!r} asked for, but this machine has no CUDA GPU that torch can use; use 'cpu'."
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise UsageError(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0.")
+            raise UsageError(
+                f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0."
+            )
     elif dev.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError(f"device {device!r} asked for, but MPS (Apple GPU) is not available here; use 'cpu'.")
+        raise UsageError(
+            f"device {device!r} asked for, but MPS (Apple GPU) is not available here; use 'cpu'."
+        )
     elif dev.type not in ("cpu", "cuda", "mps", "meta"):
         if not getattr(getattr(torch, dev.type, None), "is_available", lambda: False)():
             raise UsageError(f"device {device!r} is not available on this machine; use 'cpu'.")
@@ -516,15 +574,25 @@ class Checkpoint:
 
     def encode(self, text: str) -> torch.Tensor:
         """``text`` -> a ``(1, T)`` tensor of ids on the model's device."""
-        return torch.tensor([self.tokenizer.encode(text)], dtype=torch.long, device=self.model.lm_head.weight.device)
+        return torch.tensor(
+            [self.tokenizer.encode(text)], dtype=torch.long, device=self.model.lm_head.weight.device
+        )
 
 
 #: What a checkpoint folder may hold besides its weights and config: ``overwrite=True`` replaces
 #: a folder only if everything in it is one of these (llmlab never deletes a user's other files).
-CHECKPOINT_FILES = (WEIGHTS_FILE, CONFIG_FILE, "MODEL_CARD.md", "train_log.json", "adapters.safetensors")
+CHECKPOINT_FILES = (
+    WEIGHTS_FILE,
+    CONFIG_FILE,
+    "MODEL_CARD.md",
+    "train_log.json",
+    "adapters.safetensors",
+)
 
 
-def prepare_output_dir(directory, overwrite: bool = False, how_to_replace: str = "--force (overwrite=True in Python)") -> Path:
+def prepare_output_dir(
+    directory, overwrite: bool = False, how_to_replace: str = "--force (overwrite=True in Python)"
+) -> Path:
     """Check, before any work, that a checkpoint can be written to ``directory``; returns it as a Path.
 
     Refused with a one-line :class:`~llmlab.errors.UsageError`: a path that is a file or lies
@@ -543,7 +611,9 @@ def prepare_output_dir(directory, overwrite: bool = False, how_to_replace: str =
                 f"{directory} is not empty ({', '.join(entries[:4])}{', ...' if len(entries) > 4 else ''}); "
                 f"choose a new folder, or replace it with {how_to_replace}."
             )
-        foreign = [name for name in entries if name not in CHECKPOINT_FILES or (directory / name).is_dir()]
+        foreign = [
+            name for name in entries if name not in CHECKPOINT_FILES or (directory / name).is_dir()
+        ]
         if foreign:
             raise UsageError(
                 f"{directory} holds more than a checkpoint ({', '.join(foreign[:4])}); llmlab replaces only "
@@ -555,9 +625,13 @@ def prepare_output_dir(directory, overwrite: bool = False, how_to_replace: str =
         probe.mkdir()
         probe.rmdir()
     except (FileExistsError, NotADirectoryError):
-        raise UsageError(f"Cannot make the folder {directory}: a part of that path is a file.") from None
+        raise UsageError(
+            f"Cannot make the folder {directory}: a part of that path is a file."
+        ) from None
     except PermissionError:
-        raise UsageError(f"No permission to write in {directory.parent}: choose a folder you can write to.") from None
+        raise UsageError(
+            f"No permission to write in {directory.parent}: choose a folder you can write to."
+        ) from None
     except OSError as e:
         raise UsageError(f"Cannot write a checkpoint to {directory}: {e.strerror or e}.") from None
     return directory
@@ -588,8 +662,15 @@ def _write_file(path: Path, payload: bytes | str) -> None:
         os.fsync(f.fileno())
 
 
-def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = None, *,
-                    overwrite: bool = False, files: dict[str, str | bytes] | None = None) -> Path:
+def save_checkpoint(
+    directory,
+    model: nn.Module,
+    tokenizer,
+    meta: dict | None = None,
+    *,
+    overwrite: bool = False,
+    files: dict[str, str | bytes] | None = None,
+) -> Path:
     """Write a checkpoint folder: ``model.safetensors``, ``config.json`` (and ``files``, e.g. a model card).
 
     Never half-written, never replaced unasked: the whole folder is written to a hidden
@@ -606,17 +687,25 @@ def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = 
     from safetensors.torch import save_model
 
     if not isinstance(model, nn.Module) or not hasattr(model, "config"):
-        raise UsageError(f"save_checkpoint needs an llmlab model with a .config, got {type(model).__name__}.")
+        raise UsageError(
+            f"save_checkpoint needs an llmlab model with a .config, got {type(model).__name__}."
+        )
     if not hasattr(tokenizer, "to_dict"):
-        raise UsageError(f"save_checkpoint needs the model's tokenizer (CharTokenizer or BPETokenizer), got {type(tokenizer).__name__}.")
+        raise UsageError(
+            f"save_checkpoint needs the model's tokenizer (CharTokenizer or BPETokenizer), got {type(tokenizer).__name__}."
+        )
     vocab = getattr(model.config, "vocab_size", None)
     if vocab is not None and tokenizer.vocab_size > vocab:
-        raise UsageError(f"The tokenizer has {tokenizer.vocab_size} ids but the model only {vocab}: "
-                         "save the model with the tokenizer it was trained with.")
+        raise UsageError(
+            f"The tokenizer has {tokenizer.vocab_size} ids but the model only {vocab}: "
+            "save the model with the tokenizer it was trained with."
+        )
     files = dict(files or {})
     for name in files:
         if name in (WEIGHTS_FILE, CONFIG_FILE) or Path(name).name != name or name.startswith("."):
-            raise UsageError(f"files: {name!r} must be a plain file name other than {WEIGHTS_FILE} and {CONFIG_FILE}.")
+            raise UsageError(
+                f"files: {name!r} must be a plain file name other than {WEIGHTS_FILE} and {CONFIG_FILE}."
+            )
     config = model.config.to_dict() if hasattr(model.config, "to_dict") else asdict(model.config)
     payload = {
         "format": CHECKPOINT_FORMAT,
@@ -628,7 +717,9 @@ def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = 
     try:
         json.dumps(payload, allow_nan=False)
     except (TypeError, ValueError) as e:
-        raise UsageError(f"meta must be plain JSON data (str, numbers, lists, dicts; no NaN): {e}.") from None
+        raise UsageError(
+            f"meta must be plain JSON data (str, numbers, lists, dicts; no NaN): {e}."
+        ) from None
     directory = prepare_output_dir(directory, overwrite)
     _remove_stale_saves(directory)
 
@@ -643,16 +734,23 @@ def save_checkpoint(directory, model: nn.Module, tokenizer, meta: dict | None = 
             model.to(device)
         umask = os.umask(0o022)
         os.umask(umask)
-        os.chmod(tmp / WEIGHTS_FILE, 0o666 & ~umask)  # as any other new file (safetensors makes it 0600)
+        os.chmod(
+            tmp / WEIGHTS_FILE, 0o666 & ~umask
+        )  # as any other new file (safetensors makes it 0600)
         weights = (tmp / WEIGHTS_FILE).read_bytes()
         payload["weights"] = {"bytes": len(weights), "sha256": hashlib.sha256(weights).hexdigest()}
-        _write_file(tmp / CONFIG_FILE, json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        _write_file(
+            tmp / CONFIG_FILE,
+            json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        )
         for name, content in files.items():
             _write_file(tmp / name, content)
         _swap_into_place(tmp, directory)
     except OSError as e:
-        raise UsageError(f"Could not write the checkpoint to {directory} ({e.strerror or e}); "
-                         "nothing there was changed. Free some disk space or choose another folder.") from None
+        raise UsageError(
+            f"Could not write the checkpoint to {directory} ({e.strerror or e}); "
+            "nothing there was changed. Free some disk space or choose another folder."
+        ) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -675,7 +773,9 @@ def _swap_into_place(new: Path, target: Path) -> None:
 
 
 def _damaged(directory: Path, what: str) -> UsageError:
-    return UsageError(f"The checkpoint in {directory} is damaged: {what}. Save or download it again.")
+    return UsageError(
+        f"The checkpoint in {directory} is damaged: {what}. Save or download it again."
+    )
 
 
 def _read_config(directory: Path) -> dict:
@@ -685,15 +785,22 @@ def _read_config(directory: Path) -> dict:
     except UnicodeDecodeError:
         raise _damaged(directory, f"{CONFIG_FILE} is not UTF-8 text") from None
     except json.JSONDecodeError as e:
-        raise _damaged(directory, f"{CONFIG_FILE} is not valid JSON (line {e.lineno}, column {e.colno}: "
-                                  f"{e.msg}; was it cut off while being written?)") from None
+        raise _damaged(
+            directory,
+            f"{CONFIG_FILE} is not valid JSON (line {e.lineno}, column {e.colno}: "
+            f"{e.msg}; was it cut off while being written?)",
+        ) from None
     if not isinstance(payload, dict):
         raise _damaged(directory, f"{CONFIG_FILE} holds a {type(payload).__name__}, not an object")
     if payload.get("format") != CHECKPOINT_FORMAT:
-        raise UsageError(f"{CONFIG_FILE} in {directory.name!r} is not an llmlab checkpoint (format {payload.get('format')!r}).")
+        raise UsageError(
+            f"{CONFIG_FILE} in {directory.name!r} is not an llmlab checkpoint (format {payload.get('format')!r})."
+        )
     for key, kind in (("model", dict), ("tokenizer", dict), ("meta", dict)):
         if not isinstance(payload.get(key, {}), kind) or (key != "meta" and key not in payload):
-            raise _damaged(directory, f"the field {key!r} of {CONFIG_FILE} is missing or not an object")
+            raise _damaged(
+                directory, f"the field {key!r} of {CONFIG_FILE} is missing or not an object"
+            )
     return payload
 
 
@@ -705,14 +812,22 @@ def _check_weights_file(directory: Path, payload: dict, model: nn.Module) -> Non
     recorded = payload.get("weights")
     if isinstance(recorded, dict) and recorded.get("sha256"):
         data = path.read_bytes()
-        if len(data) != recorded.get("bytes") or hashlib.sha256(data).hexdigest() != recorded["sha256"]:
-            raise _damaged(directory, f"{WEIGHTS_FILE} is not the file that was saved with this "
-                                      f"{CONFIG_FILE} (its size or SHA-256 differs)")
+        if (
+            len(data) != recorded.get("bytes")
+            or hashlib.sha256(data).hexdigest() != recorded["sha256"]
+        ):
+            raise _damaged(
+                directory,
+                f"{WEIGHTS_FILE} is not the file that was saved with this "
+                f"{CONFIG_FILE} (its size or SHA-256 differs)",
+            )
     try:
         with safe_open(str(path), "pt") as f:
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
-        raise _damaged(directory, f"{WEIGHTS_FILE} cannot be read as safetensors ({str(e).splitlines()[0]})") from None
+        raise _damaged(
+            directory, f"{WEIGHTS_FILE} cannot be read as safetensors ({str(e).splitlines()[0]})"
+        ) from None
     wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     for name, shape in shapes.items():
         if name in wanted and wanted[name] != shape:
@@ -722,8 +837,10 @@ def _check_weights_file(directory: Path, payload: dict, model: nn.Module) -> Non
             )
     unknown = sorted(set(shapes) - set(wanted))
     if unknown:
-        raise UsageError(f"{WEIGHTS_FILE} in {directory} holds tensors this model does not have ({', '.join(unknown[:3])}); "
-                         f"it does not belong to this {CONFIG_FILE}.")
+        raise UsageError(
+            f"{WEIGHTS_FILE} in {directory} holds tensors this model does not have ({', '.join(unknown[:3])}); "
+            f"it does not belong to this {CONFIG_FILE}."
+        )
 
 
 def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint:
@@ -743,7 +860,9 @@ def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint
         raise UsageError(f"load_checkpoint takes a folder path, got {type(directory).__name__}.")
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"No checkpoint folder {directory}: it does not exist or is not a folder.")
+        raise FileNotFoundError(
+            f"No checkpoint folder {directory}: it does not exist or is not a folder."
+        )
     missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
     if missing:
         raise FileNotFoundError(
@@ -753,13 +872,17 @@ def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint
     payload = _read_config(directory)
     arch = payload["model"].get("arch")
     if arch is not None:  # llmlab.llama's checkpoints say which architecture they hold
-        raise UsageError(f"{directory / CONFIG_FILE} holds a {arch!r} model, not a GPT: load it with "
-                         f"llmlab.{arch}.load_{arch}_checkpoint.")
+        raise UsageError(
+            f"{directory / CONFIG_FILE} holds a {arch!r} model, not a GPT: load it with "
+            f"llmlab.{arch}.load_{arch}_checkpoint."
+        )
     fields_ = {f.name for f in dataclasses.fields(GPTConfig)}
     unknown = sorted(set(payload["model"]) - fields_)
     if unknown:
-        raise UsageError(f"{directory / CONFIG_FILE}: unknown field 'model.{unknown[0]}' (a GPTConfig has "
-                         f"{', '.join(sorted(fields_))}); was it written by another program or a newer llmlab?")
+        raise UsageError(
+            f"{directory / CONFIG_FILE}: unknown field 'model.{unknown[0]}' (a GPTConfig has "
+            f"{', '.join(sorted(fields_))}); was it written by another program or a newer llmlab?"
+        )
     try:
         config = GPTConfig(**payload["model"])
     except (TypeError, ValueError) as e:
@@ -767,7 +890,9 @@ def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint
     try:
         tokenizer = tokenizer_from_dict(payload["tokenizer"])
     except (KeyError, TypeError, ValueError) as e:
-        raise _damaged(directory, f"the field 'tokenizer' of {CONFIG_FILE} cannot be read ({e})") from None
+        raise _damaged(
+            directory, f"the field 'tokenizer' of {CONFIG_FILE} cannot be read ({e})"
+        ) from None
     if tokenizer.vocab_size > config.vocab_size:
         raise UsageError(
             f"{directory / CONFIG_FILE}: the tokenizer has {tokenizer.vocab_size} ids but the model only "
@@ -778,8 +903,10 @@ def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint
     try:
         load_model(model, str(directory / WEIGHTS_FILE), strict=True, device=str(device))
     except RuntimeError as e:
-        raise UsageError(f"{WEIGHTS_FILE} in {directory} does not fit its {CONFIG_FILE}: "
-                         f"{str(e).splitlines()[0]}") from None
+        raise UsageError(
+            f"{WEIGHTS_FILE} in {directory} does not fit its {CONFIG_FILE}: "
+            f"{str(e).splitlines()[0]}"
+        ) from None
     model.to(device)
     model.eval()
     return Checkpoint(model=model, tokenizer=tokenizer, meta=payload.get("meta", {}))
@@ -809,8 +936,19 @@ COURSE_GPT = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0, 
 
 #: How the course model is trained on the embedded corpus ("wiki-news", last 10% held out).
 COURSE_TRAIN = TrainConfig(
-    max_iters=6000, batch_size=16, block_size=128, lr=2e-3, min_lr=2e-4, warmup_iters=100,
-    weight_decay=0.1, beta1=0.9, beta2=0.99, grad_clip=1.0, eval_interval=500, eval_iters=10, seed=0,
+    max_iters=6000,
+    batch_size=16,
+    block_size=128,
+    lr=2e-3,
+    min_lr=2e-4,
+    warmup_iters=100,
+    weight_decay=0.1,
+    beta1=0.9,
+    beta2=0.99,
+    grad_clip=1.0,
+    eval_interval=500,
+    eval_iters=10,
+    seed=0,
     # The shipped checkpoint was trained with AdamW's foreach kernel; the fused one rounds
     # differently, so this stays as it was for the script to rebuild the same weights.
     fused_optimizer=False,
@@ -822,6 +960,11 @@ COURSE_TRAIN = TrainConfig(
 #: same windows and batch, lr 1e-3, 2,000 steps) on the course corpus; benchmarks/RESULTS.md has
 #: the measured losses and wall times.
 QUICK_TRAIN = dataclasses.replace(
-    COURSE_TRAIN, max_iters=1800, batch_size=12, block_size=64, warmup_iters=50, eval_interval=200,
+    COURSE_TRAIN,
+    max_iters=1800,
+    batch_size=12,
+    block_size=64,
+    warmup_iters=50,
+    eval_interval=200,
     fused_optimizer=True,
 )

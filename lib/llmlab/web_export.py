@@ -58,12 +58,18 @@ def model_payload(checkpoint, name: str) -> dict:
 
     model, tok = checkpoint.model, checkpoint.tokenizer
     if type(model) is not GPT:
-        raise UsageError(f"only a llmlab GPT can run in the playground, this checkpoint holds a {type(model).__name__}.")
+        raise UsageError(
+            f"only a llmlab GPT can run in the playground, this checkpoint holds a {type(model).__name__}."
+        )
     if not isinstance(tok, CharTokenizer):
-        raise UsageError("the playground reads characters: export a checkpoint trained with --tokenizer char "
-                         f"(this one has a {type(tok).__name__}).")
+        raise UsageError(
+            "the playground reads characters: export a checkpoint trained with --tokenizer char "
+            f"(this one has a {type(tok).__name__})."
+        )
     if not model.config.causal:
-        raise UsageError("the playground predicts the next character: this checkpoint is an encoder (causal=False).")
+        raise UsageError(
+            "the playground predicts the next character: this checkpoint is an encoder (causal=False)."
+        )
     state = {k: v for k, v in model.state_dict().items() if k != "lm_head.weight"}  # tied to wte
     rows, chunks, offset = [], [], 0
     for key, tensor in state.items():
@@ -96,7 +102,9 @@ def page_html(name: str, home: str | None = None) -> str:
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 def _write_atomic(target: Path, text: str) -> None:
@@ -112,7 +120,9 @@ def _write_atomic(target: Path, text: str) -> None:
             os.unlink(tmp)
 
 
-def export_web(out_dir, checkpoint=None, *, force: bool = False, home: str | None = None) -> list[Path]:
+def export_web(
+    out_dir, checkpoint=None, *, force: bool = False, home: str | None = None
+) -> list[Path]:
     """Write the playground for ``checkpoint`` (a folder; None: the course model) into ``out_dir``.
 
     Refuses (one-line :class:`UsageError`) to replace any of its files already there unless
@@ -125,12 +135,17 @@ def export_web(out_dir, checkpoint=None, *, force: bool = False, home: str | Non
         raise UsageError(f"{out} is a file, not a folder: give a folder for the playground.")
     existing = [f for f in FILES if (out / f).exists()]
     if existing and not force:
-        raise UsageError(f"{out} already holds {', '.join(existing)}; choose another folder or replace them with --force.")
+        raise UsageError(
+            f"{out} already holds {', '.join(existing)}; choose another folder or replace them with --force."
+        )
     try:
         if checkpoint is None:
             ck, name = training.load_course_model(), "the course model (data/mini-gpt)"
         else:
-            ck, name = training.load_checkpoint(checkpoint), f"your checkpoint ({Path(checkpoint).name})"
+            ck, name = (
+                training.load_checkpoint(checkpoint),
+                f"your checkpoint ({Path(checkpoint).name})",
+            )
     except FileNotFoundError as e:
         raise UsageError(str(e)) from None
     payload = model_payload(ck, name)

@@ -88,12 +88,19 @@ def trace_forward(model: nn.Module, tokenizer, ids: list[int]) -> ForwardTrace:
     def keep(name, first=lambda out: out[0]):
         return lambda module, inputs, out: seen[name].append(first(out))
 
-    hooks = [tr.wte.register_forward_hook(keep("tok")), tr.wpe.register_forward_hook(keep("pos", lambda o: o)),
-             tr.ln_f.register_forward_hook(keep("final"))]
+    hooks = [
+        tr.wte.register_forward_hook(keep("tok")),
+        tr.wpe.register_forward_hook(keep("pos", lambda o: o)),
+        tr.ln_f.register_forward_hook(keep("final")),
+    ]
     for block in tr.h:
-        hooks += [block.ln_1.register_forward_hook(keep("ln1")),
-                  block.attn.register_forward_hook(keep("attn", lambda o: o[0][0])),  # (y, weights) -> y[0]
-                  block.mlp.register_forward_hook(keep("mlp"))]
+        hooks += [
+            block.ln_1.register_forward_hook(keep("ln1")),
+            block.attn.register_forward_hook(
+                keep("attn", lambda o: o[0][0])
+            ),  # (y, weights) -> y[0]
+            block.mlp.register_forward_hook(keep("mlp")),
+        ]
     try:
         idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)  # (1, T)
         maps = model.attention_maps(idx)[:, 0]  # (n_layer, n_head, T, T)
@@ -104,15 +111,22 @@ def trace_forward(model: nn.Module, tokenizer, ids: list[int]) -> ForwardTrace:
         model.train(was_training)
     cpu = lambda t: t.detach().float().cpu()  # noqa: E731
     return ForwardTrace(
-        ids=list(ids), tokens=[tokenizer.decode([i]) for i in ids],
-        tok_emb=cpu(seen["tok"][0]), pos_emb=cpu(seen["pos"][0]),
-        ln1=[cpu(t) for t in seen["ln1"]], attn_out=[cpu(t) for t in seen["attn"]],
-        mlp_out=[cpu(t) for t in seen["mlp"]], maps=cpu(maps), logits=cpu(logits),
+        ids=list(ids),
+        tokens=[tokenizer.decode([i]) for i in ids],
+        tok_emb=cpu(seen["tok"][0]),
+        pos_emb=cpu(seen["pos"][0]),
+        ln1=[cpu(t) for t in seen["ln1"]],
+        attn_out=[cpu(t) for t in seen["attn"]],
+        mlp_out=[cpu(t) for t in seen["mlp"]],
+        maps=cpu(maps),
+        logits=cpu(logits),
     )
 
 
 @torch.no_grad()
-def head_steps(model: nn.Module, trace: ForwardTrace, layer: int, head: int) -> dict[str, torch.Tensor]:
+def head_steps(
+    model: nn.Module, trace: ForwardTrace, layer: int, head: int
+) -> dict[str, torch.Tensor]:
     """Scaled dot-product attention of one head, each intermediate kept (Vaswani et al. 2017, eq. 1).
 
     Returns ``X (T, C)``, ``Q``, ``K``, ``V (T, d_k)``, ``QK^T``, ``scaled``, ``masked``, ``weights
@@ -120,12 +134,14 @@ def head_steps(model: nn.Module, trace: ForwardTrace, layer: int, head: int) -> 
     """
     attn = model.transformer.h[layer].attn
     hs = attn.head_size
-    kv_head = head // (attn.n_heads // attn.n_kv_heads)  # grouped-query: the key/value head this head reads
+    kv_head = head // (
+        attn.n_heads // attn.n_kv_heads
+    )  # grouped-query: the key/value head this head reads
     dev = attn.q_proj.weight.device
     x = trace.ln1[layer].to(dev)  # (T, C)
-    q = attn.q_proj(x)[:, head * hs:(head + 1) * hs]  # (T, d_k)
-    k = attn.k_proj(x)[:, kv_head * hs:(kv_head + 1) * hs]  # (T, d_k)
-    v = attn.v_proj(x)[:, kv_head * hs:(kv_head + 1) * hs]  # (T, d_k)
+    q = attn.q_proj(x)[:, head * hs : (head + 1) * hs]  # (T, d_k)
+    k = attn.k_proj(x)[:, kv_head * hs : (kv_head + 1) * hs]  # (T, d_k)
+    v = attn.v_proj(x)[:, kv_head * hs : (kv_head + 1) * hs]  # (T, d_k)
     scores = q @ k.T  # (T, T)
     scaled = scores / math.sqrt(hs)
     masked = scaled.masked_fill(~causal_mask(len(x), dev), float("-inf"))
@@ -136,7 +152,9 @@ def head_steps(model: nn.Module, trace: ForwardTrace, layer: int, head: int) -> 
     return {name: t.detach().float().cpu() for name, t in steps.items()}
 
 
-def sampler_stages(logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None) -> dict:
+def sampler_stages(
+    logits: torch.Tensor, temperature: float, top_k: int | None, top_p: float | None
+) -> dict:
     """The next-token distribution after each step of the sampler, in its order, all from ``sampling_probs``.
 
     logits ``(V,)`` -> ``temperature``, ``top-k`` (temperature then top-k) and ``sampled`` (then
@@ -146,8 +164,13 @@ def sampler_stages(logits: torch.Tensor, temperature: float, top_k: int | None, 
     after_t = sampling_probs(logits, temperature)
     after_k = sampling_probs(logits, temperature, top_k=top_k)
     final = sampling_probs(logits, temperature, top_k=top_k, top_p=top_p)
-    return {"temperature": after_t, "top-k": after_k, "sampled": final,
-            "kept_k": int((after_k > 0).sum()), "kept_p": int((final > 0).sum())}
+    return {
+        "temperature": after_t,
+        "top-k": after_k,
+        "sampled": final,
+        "kept_k": int((after_k > 0).sum()),
+        "kept_p": int((final > 0).sum()),
+    }
 
 
 # ----------------------------------------------------------------------------------------------
@@ -158,7 +181,9 @@ class InputProblem(ValueError):
     """Input the explorer cannot show; its message is the one line the learner reads."""
 
 
-def encode_prompt(tokenizer, text: str, block_size: int, keep: str = "last") -> tuple[list[int], str]:
+def encode_prompt(
+    tokenizer, text: str, block_size: int, keep: str = "last"
+) -> tuple[list[int], str]:
     """``text`` -> token ids that fit the context, and a note ("" when nothing was cut).
 
     Raises :class:`InputProblem` for an empty text or characters outside the vocabulary. A text
@@ -183,8 +208,10 @@ def encode_prompt(tokenizer, text: str, block_size: int, keep: str = "last") -> 
     if len(ids) <= block_size:
         return ids, ""
     where = "last" if keep == "last" else "first"
-    note = (f"The prompt has {len(ids)} tokens, more than the model's context of {block_size}: "
-            f"showing its {where} {block_size}. Shorten it to see all of it.")
+    note = (
+        f"The prompt has {len(ids)} tokens, more than the model's context of {block_size}: "
+        f"showing its {where} {block_size}. Shorten it to see all of it."
+    )
     return (ids[-block_size:] if keep == "last" else ids[:block_size]), note
 
 
@@ -240,10 +267,14 @@ class LiveView:
         except InputProblem as exc:
             self.message.value = _message_html(str(exc), problem=True)
             return
-        except Exception as exc:  # never a traceback into the notebook: one line, and the last figure stays
+        except (
+            Exception
+        ) as exc:  # never a traceback into the notebook: one line, and the last figure stays
             self.message.value = _message_html(
                 f"Could not update ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                "change the input, or re-run the cell.", problem=True)
+                "change the input, or re-run the cell.",
+                problem=True,
+            )
             return
         if self._displayed:
             from IPython.display import display
@@ -292,7 +323,9 @@ class LiveView:
             data = bundle()
             data["text/plain"] = self.NOTE
             display(data, raw=True)
-        display(self._bundle(), raw=True)  # the figure for the input as it is now, kept in a saved notebook
+        display(
+            self._bundle(), raw=True
+        )  # the figure for the input as it is now, kept in a saved notebook
         self._displayed = True
         if not self.message.value:
             self.note(self.HINT)
@@ -302,25 +335,43 @@ def _slider(kind: str, description: str, value, lo, hi, step, width: str = "300p
     import ipywidgets as widgets
 
     cls = widgets.IntSlider if kind == "int" else widgets.FloatSlider
-    return cls(value=value, min=lo, max=hi, step=step, description=description, continuous_update=False,
-               style={"description_width": "initial"}, layout=widgets.Layout(width=width))
+    return cls(
+        value=value,
+        min=lo,
+        max=hi,
+        step=step,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
+        layout=widgets.Layout(width=width),
+    )
 
 
 def _prompt_box(value: str, description: str = "prompt:"):
     import ipywidgets as widgets
 
-    return widgets.Text(value=value, description=description, continuous_update=False,
-                        layout=widgets.Layout(width="620px"))
+    return widgets.Text(
+        value=value,
+        description=description,
+        continuous_update=False,
+        layout=widgets.Layout(width="620px"),
+    )
 
 
 def _sampler_controls(temperature: float, top_k: int, top_p: float, vocab_size: int):
-    return (_slider("float", "temperature T (0 = greedy)", temperature, 0.0, 2.0, 0.05),
-            _slider("int", "top-k (0 = off)", top_k, 0, vocab_size, 1),
-            _slider("float", "top-p (1 = off)", top_p, 0.05, 1.0, 0.05))
+    return (
+        _slider("float", "temperature T (0 = greedy)", temperature, 0.0, 2.0, 0.05),
+        _slider("int", "top-k (0 = off)", top_k, 0, vocab_size, 1),
+        _slider("float", "top-p (1 = off)", top_p, 0.05, 1.0, 0.05),
+    )
 
 
 def _sampler_args(temperature, top_k, top_p) -> tuple[float, int | None, float | None]:
-    return float(temperature.value), (int(top_k.value) or None), (float(top_p.value) if top_p.value < 1 else None)
+    return (
+        float(temperature.value),
+        (int(top_k.value) or None),
+        (float(top_p.value) if top_p.value < 1 else None),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -330,8 +381,19 @@ def _sampler_args(temperature, top_k, top_p) -> tuple[float, int | None, float |
 class ModelExplorer(LiveView):
     """The forward pass of the course GPT for a prompt the learner types (see :func:`model_explorer`)."""
 
-    def __init__(self, model, tokenizer, prompt: str, layer: int, head: int, temperature: float,
-                 top_k: int, top_p: float, candidates: int, seed: int) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        prompt: str,
+        layer: int,
+        head: int,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        candidates: int,
+        seed: int,
+    ) -> None:
         import ipywidgets as widgets
 
         super().__init__()
@@ -342,26 +404,37 @@ class ModelExplorer(LiveView):
         self.layer = _slider("int", "layer", layer, 0, cfg.n_layer - 1, 1, "220px")
         self.head = _slider("int", "head", head, 0, cfg.n_head - 1, 1, "220px")
         self.query = _slider("int", "query token (lines)", 0, 0, 1, 1, "380px")
-        self.temperature, self.top_k, self.top_p = _sampler_controls(temperature, top_k, top_p, cfg.vocab_size)
-        self.next_button = widgets.Button(description="next token", button_style="primary",
-                                          tooltip="sample one token from the distribution below and append it")
+        self.temperature, self.top_k, self.top_p = _sampler_controls(
+            temperature, top_k, top_p, cfg.vocab_size
+        )
+        self.next_button = widgets.Button(
+            description="next token",
+            button_style="primary",
+            tooltip="sample one token from the distribution below and append it",
+        )
         self.next_button.on_click(lambda _: self.next_token())
         self._watch(self.layer, self.head, self.query, self.temperature, self.top_k, self.top_p)
         self.prompt.observe(self._on_prompt, names="value")
-        self.box = widgets.VBox([
-            widgets.HBox([self.prompt, self.next_button]),
-            widgets.HBox([self.layer, self.head, self.query]),
-            widgets.HBox([self.temperature, self.top_k, self.top_p]),
-            self.message,
-            self.out,
-        ])
+        self.box = widgets.VBox(
+            [
+                widgets.HBox([self.prompt, self.next_button]),
+                widgets.HBox([self.layer, self.head, self.query]),
+                widgets.HBox([self.temperature, self.top_k, self.top_p]),
+                self.message,
+                self.out,
+            ]
+        )
         self._trace_key = None
         self._on_prompt()
 
     def _on_prompt(self, change=None) -> None:
         """A new prompt: the query slider moves to its last token, then everything is redrawn."""
-        self._fit_query(lambda: encode_prompt(self.tokenizer, self.prompt.value, self.model.config.block_size)[0],
-                        to_last=True)
+        self._fit_query(
+            lambda: encode_prompt(self.tokenizer, self.prompt.value, self.model.config.block_size)[
+                0
+            ],
+            to_last=True,
+        )
 
     def trace(self) -> tuple[ForwardTrace, str]:
         """The forward pass of the current prompt (recomputed only when the prompt changes)."""
@@ -378,22 +451,47 @@ class ModelExplorer(LiveView):
         temperature, top_k, top_p = _sampler_args(self.temperature, self.top_k, self.top_p)
         last = trace.logits[-1]  # (V,)
         stages = sampler_stages(last, temperature, top_k, top_p)
-        order = torch.argsort(last, descending=True)[: self.candidates].tolist()  # most likely first
+        order = torch.argsort(last, descending=True)[
+            : self.candidates
+        ].tolist()  # most likely first
         names, adds = trace.residual_adds()
-        settings = (f"T = {temperature:g} → top-k = {top_k or 'off'} keeps {stages['kept_k']} → "
-                    f"top-p = {top_p or 'off'} keeps {stages['kept_p']} (renormalised)")
+        settings = (
+            f"T = {temperature:g} → top-k = {top_k or 'off'} keeps {stages['kept_k']} → "
+            f"top-p = {top_p or 'off'} keeps {stages['kept_p']} (renormalised)"
+        )
         self.shown = dict(
-            ids=trace.ids, tok_emb=trace.tok_emb, pos_emb=trace.pos_emb, attention=trace.maps[layer, head],
-            layer=layer, head=head, query=query, residual_names=names, residual_adds=adds,
-            candidates=order, logits=last[order], distribution=stages["sampled"],
+            ids=trace.ids,
+            tok_emb=trace.tok_emb,
+            pos_emb=trace.pos_emb,
+            attention=trace.maps[layer, head],
+            layer=layer,
+            head=head,
+            query=query,
+            residual_names=names,
+            residual_adds=adds,
+            candidates=order,
+            logits=last[order],
+            distribution=stages["sampled"],
             stages={k: (v[order] if torch.is_tensor(v) else v) for k, v in stages.items()},
         )
         if note:
             self.note(note)
         return figures.forward_pass_figure(
-            trace.tokens, trace.ids, trace.tok_emb, trace.pos_emb, trace.maps[layer, head], layer, head, query,
-            adds, names, last[order], self.shown["stages"], [self.tokenizer.decode([i]) for i in order],
-            self.model.config.vocab_size, settings,
+            trace.tokens,
+            trace.ids,
+            trace.tok_emb,
+            trace.pos_emb,
+            trace.maps[layer, head],
+            layer,
+            head,
+            query,
+            adds,
+            names,
+            last[order],
+            self.shown["stages"],
+            [self.tokenizer.decode([i]) for i in order],
+            self.model.config.vocab_size,
+            settings,
             notes=[f"prompt: “{_tail(self.tokenizer.decode(trace.ids))}” ({T} tokens)"],
         )
 
@@ -401,10 +499,14 @@ class ModelExplorer(LiveView):
         """Sample one token from the distribution shown, append it to the prompt (which redraws)."""
         try:
             trace, _ = self.trace()
-            probs = sampler_stages(trace.logits[-1], *_sampler_args(self.temperature, self.top_k, self.top_p))["sampled"]
+            probs = sampler_stages(
+                trace.logits[-1], *_sampler_args(self.temperature, self.top_k, self.top_p)
+            )["sampled"]
             token = int(torch.multinomial(probs, 1, generator=self.generator))
         except Exception as exc:  # a button's callback must not raise either: one line instead
-            self.message.value = _message_html(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, problem=True)
+            self.message.value = _message_html(
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__, problem=True
+            )
             return None
         self.prompt.value = self.prompt.value + self.tokenizer.decode([token])  # redraws
         return token
@@ -415,9 +517,18 @@ def _tail(text: str, n: int = 60) -> str:
     return ("…" + text[-n:]) if len(text) > n else text
 
 
-def model_explorer(model, tokenizer, prompt: str = "The history of the c", layer: int = 0, head: int = 0,
-                   temperature: float = 0.8, top_k: int = 10, top_p: float = 0.9, candidates: int = 24,
-                   seed: int = 0) -> ModelExplorer:
+def model_explorer(
+    model,
+    tokenizer,
+    prompt: str = "The history of the c",
+    layer: int = 0,
+    head: int = 0,
+    temperature: float = 0.8,
+    top_k: int = 10,
+    top_p: float = 0.9,
+    candidates: int = 24,
+    seed: int = 0,
+) -> ModelExplorer:
     """The whole forward pass of ``model`` (an ``llmlab.gpt.GPT``) for a prompt the learner types.
 
     Display the result (last line of a cell). Controls: the prompt (press Enter), the layer and head
@@ -426,7 +537,9 @@ def model_explorer(model, tokenizer, prompt: str = "The history of the c", layer
     appends the token and updates everything. ``candidates``: how many of the most likely next
     tokens the last two panels show.
     """
-    return ModelExplorer(model, tokenizer, prompt, layer, head, temperature, top_k, top_p, candidates, seed)
+    return ModelExplorer(
+        model, tokenizer, prompt, layer, head, temperature, top_k, top_p, candidates, seed
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -450,14 +563,25 @@ class AttentionWalkthrough(LiveView):
         self.query = _slider("int", "query token", 0, 0, 1, 1, "380px")
         self._watch(self.layer, self.head, self.query)
         self.sentence.observe(self._on_sentence, names="value")
-        self.box = widgets.VBox([self.sentence, widgets.HBox([self.layer, self.head, self.query]), self.message, self.out])
+        self.box = widgets.VBox(
+            [
+                self.sentence,
+                widgets.HBox([self.layer, self.head, self.query]),
+                self.message,
+                self.out,
+            ]
+        )
         self._on_sentence()
 
     def _ids(self) -> tuple[list[int], str]:
-        ids, note = encode_prompt(self.tokenizer, self.sentence.value, self.MAX_TOKENS, keep="first")
+        ids, note = encode_prompt(
+            self.tokenizer, self.sentence.value, self.MAX_TOKENS, keep="first"
+        )
         if note:
-            note = (f"The walkthrough shows at most {self.MAX_TOKENS} tokens (beyond that the panels are unreadable): "
-                    f"showing the first {self.MAX_TOKENS} of {len(self.tokenizer.encode(self.sentence.value))}.")
+            note = (
+                f"The walkthrough shows at most {self.MAX_TOKENS} tokens (beyond that the panels are unreadable): "
+                f"showing the first {self.MAX_TOKENS} of {len(self.tokenizer.encode(self.sentence.value))}."
+            )
         return ids, note
 
     def _on_sentence(self, change=None) -> None:
@@ -472,14 +596,17 @@ class AttentionWalkthrough(LiveView):
         if note:
             self.note(note)
         d_k = steps["Q"].shape[1]
-        title = (f"Layer {layer}, head {head} of the course GPT on “{_tail(self.tokenizer.decode(ids))}”: "
-                 f"softmax(Q Kᵀ / √{d_k} + mask) V<br><sup>the highlighted row is one query token in every stage; "
-                 "move the slider under the figure (works without a kernel)</sup>")
+        title = (
+            f"Layer {layer}, head {head} of the course GPT on “{_tail(self.tokenizer.decode(ids))}”: "
+            f"softmax(Q Kᵀ / √{d_k} + mask) V<br><sup>the highlighted row is one query token in every stage; "
+            "move the slider under the figure (works without a kernel)</sup>"
+        )
         return figures.walkthrough_figure(steps, trace.tokens, query, title)
 
 
-def attention_walkthrough(model, tokenizer, sentence: str = "The cat sat.", layer: int = 0,
-                          head: int = 0) -> AttentionWalkthrough:
+def attention_walkthrough(
+    model, tokenizer, sentence: str = "The cat sat.", layer: int = 0, head: int = 0
+) -> AttentionWalkthrough:
     """One attention head of ``model`` on a short sentence: X -> Q, K, V -> QKᵀ -> ÷√d_k -> mask -> softmax -> ·V.
 
     X is the head's real input (layer ``layer``'s LayerNorm of the residual stream), the projections
@@ -496,38 +623,76 @@ def attention_walkthrough(model, tokenizer, sentence: str = "The cat sat.", laye
 class SamplingExplorer(LiveView):
     """Regenerate text from a prompt with the sampler's knobs (see :func:`sampling_explorer`)."""
 
-    def __init__(self, model, tokenizer, prompt: str, temperature: float, top_k: int, top_p: float,
-                 length: int, seed: int) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        prompt: str,
+        temperature: float,
+        top_k: int,
+        top_p: float,
+        length: int,
+        seed: int,
+    ) -> None:
         import ipywidgets as widgets
 
         super().__init__()
         self.model, self.tokenizer = model, tokenizer
         self.prompt = _prompt_box(prompt)
-        self.temperature, self.top_k, self.top_p = _sampler_controls(temperature, top_k, top_p,
-                                                                     model.config.vocab_size)
+        self.temperature, self.top_k, self.top_p = _sampler_controls(
+            temperature, top_k, top_p, model.config.vocab_size
+        )
         self.length = _slider("int", "characters", length, 10, 300, 10, "300px")
-        self.seed = widgets.IntText(value=seed, description="seed:", layout=widgets.Layout(width="160px"))
+        self.seed = widgets.IntText(
+            value=seed, description="seed:", layout=widgets.Layout(width="160px")
+        )
         self._watch(self.prompt, self.temperature, self.top_k, self.top_p, self.length, self.seed)
-        self.box = widgets.VBox([widgets.HBox([self.prompt, self.seed]),
-                                 widgets.HBox([self.temperature, self.top_k, self.top_p]), self.length, self.message, self.out])
+        self.box = widgets.VBox(
+            [
+                widgets.HBox([self.prompt, self.seed]),
+                widgets.HBox([self.temperature, self.top_k, self.top_p]),
+                self.length,
+                self.message,
+                self.out,
+            ]
+        )
         self.refresh()
 
     def render(self):
         ids, note = encode_prompt(self.tokenizer, self.prompt.value, self.model.config.block_size)
         temperature, top_k, top_p = _sampler_args(self.temperature, self.top_k, self.top_p)
-        trace = next_token_distributions(self.model, ids, int(self.length.value), temperature, top_k, top_p,
-                                         seed=int(self.seed.value))
+        trace = next_token_distributions(
+            self.model,
+            ids,
+            int(self.length.value),
+            temperature,
+            top_k,
+            top_p,
+            seed=int(self.seed.value),
+        )
         probs = [float(trace.probs[s, t]) for s, t in enumerate(trace.tokens)]
         self.shown = dict(ids=ids, tokens=trace.tokens, probs=probs)
         if note:
             self.note(note)
         settings = f"T = {temperature:g}, top-k = {top_k or 'off'}, top-p = {top_p or 'off'}, seed {self.seed.value}"
-        return figures.probability_text_figure(self.tokenizer.decode(ids), [self.tokenizer.decode([t]) for t in trace.tokens],
-                                               probs, settings)
+        return figures.probability_text_figure(
+            self.tokenizer.decode(ids),
+            [self.tokenizer.decode([t]) for t in trace.tokens],
+            probs,
+            settings,
+        )
 
 
-def sampling_explorer(model, tokenizer, prompt: str = "The history of ", temperature: float = 0.8,
-                      top_k: int = 0, top_p: float = 1.0, length: int = 120, seed: int = 0) -> SamplingExplorer:
+def sampling_explorer(
+    model,
+    tokenizer,
+    prompt: str = "The history of ",
+    temperature: float = 0.8,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    length: int = 120,
+    seed: int = 0,
+) -> SamplingExplorer:
     """Sliders for temperature, top-k and top-p that regenerate ``length`` characters after ``prompt``.
 
     Each generated character is coloured by the probability it had in the distribution it was drawn
@@ -548,22 +713,27 @@ class PositionalExplorer(LiveView):
         self.n_positions = _slider("int", "positions", n_positions, 2, 512, 1)
         self.position = _slider("int", "position", position, 0, 511, 1)
         self._watch(self.d_model, self.n_positions, self.position)
-        self.box = widgets.VBox([widgets.HBox([self.d_model, self.n_positions, self.position]), self.message, self.out])
+        self.box = widgets.VBox(
+            [widgets.HBox([self.d_model, self.n_positions, self.position]), self.message, self.out]
+        )
         self.refresh()
 
     def render(self):
         d, n, pos = int(self.d_model.value), int(self.n_positions.value), int(self.position.value)
         if pos >= n:
-            raise InputProblem(f"position {pos} is outside the table's {n} positions (0 .. {n - 1}): "
-                               "move the position slider down or show more positions.")
+            raise InputProblem(
+                f"position {pos} is outside the table's {n} positions (0 .. {n - 1}): "
+                "move the position slider down or show more positions."
+            )
         table = positional.sinusoidal(n, d, self.base)  # (n, d)
         similarity = positional.position_similarity(table)[pos]  # (n,)
         self.shown = dict(table=table, similarity=similarity, position=pos)
         return figures.sinusoidal_figure(table, pos, similarity)
 
 
-def positional_explorer(d_model: int = 64, n_positions: int = 100, position: int = 20,
-                        base: float = 10000.0) -> PositionalExplorer:
+def positional_explorer(
+    d_model: int = 64, n_positions: int = 100, position: int = 20, base: float = 10000.0
+) -> PositionalExplorer:
     """Sliders for ``d_model``, the number of positions and one position, computing the sinusoidal table live.
 
     Shows the table (``llmlab.positional.sinusoidal``), the chosen position's vector and its dot
@@ -592,26 +762,38 @@ class AnswerComparison(LiveView):
 
         text = self.instruction.value.strip()
         if not text:
-            raise InputProblem("The instruction is empty: type one, e.g. “Reverse the word: house”.")
+            raise InputProblem(
+                "The instruction is empty: type one, e.g. “Reverse the word: house”."
+            )
         block = min(m.config.block_size for m in self.models.values())
-        encode_prompt(self.tokenizer, finetuning.format_prompt(text), block - 1)  # one line if it cannot fit
-        answers = {name: finetuning.answer(m, self.tokenizer, [text], self.max_new_tokens)[0]
-                   for name, m in self.models.items()}
+        encode_prompt(
+            self.tokenizer, finetuning.format_prompt(text), block - 1
+        )  # one line if it cannot fit
+        answers = {
+            name: finetuning.answer(m, self.tokenizer, [text], self.max_new_tokens)[0]
+            for name, m in self.models.items()
+        }
         self.shown = dict(instruction=text, answers=answers)
-        rows = "".join(f"<tr><td style='text-align:left'><b>{html.escape(name)}</b></td>"
-                       f"<td style='text-align:left;font-family:monospace'>{html.escape(repr(a))}</td></tr>"
-                       for name, a in answers.items())
+        rows = "".join(
+            f"<tr><td style='text-align:left'><b>{html.escape(name)}</b></td>"
+            f"<td style='text-align:left;font-family:monospace'>{html.escape(repr(a))}</td></tr>"
+            for name, a in answers.items()
+        )
         width = max(len(n) for n in answers)
         plain = "\n".join(f"{name:<{width}}  {a!r}" for name, a in answers.items())
         return {
             "text/html": f"<p>Instruction: <code>{html.escape(text)}</code> (greedy answers)</p>"
-                         f"<table><tr><th>model</th><th>answer</th></tr>{rows}</table>",
+            f"<table><tr><th>model</th><th>answer</th></tr>{rows}</table>",
             "text/plain": f"Instruction: {text!r} (greedy answers)\n{plain}",
         }
 
 
-def compare_answers(models: dict[str, nn.Module], tokenizer, instruction: str = "Reverse the word: house",
-                    max_new_tokens: int = 24) -> AnswerComparison:
+def compare_answers(
+    models: dict[str, nn.Module],
+    tokenizer,
+    instruction: str = "Reverse the word: house",
+    max_new_tokens: int = 24,
+) -> AnswerComparison:
     """Type an instruction, see each model's greedy answer (``llmlab.finetuning.answer``) side by side.
 
     ``models``: e.g. ``{"pretrained": base, "full fine-tuning": full, "LoRA": adapted}``.
@@ -620,6 +802,15 @@ def compare_answers(models: dict[str, nn.Module], tokenizer, instruction: str = 
 
 
 __all__ = [
-    "ForwardTrace", "InputProblem", "attention_walkthrough", "compare_answers", "encode_prompt", "head_steps",
-    "model_explorer", "positional_explorer", "sampler_stages", "sampling_explorer", "trace_forward",
+    "ForwardTrace",
+    "InputProblem",
+    "attention_walkthrough",
+    "compare_answers",
+    "encode_prompt",
+    "head_steps",
+    "model_explorer",
+    "positional_explorer",
+    "sampler_stages",
+    "sampling_explorer",
+    "trace_forward",
 ]

@@ -28,7 +28,9 @@ def not_answered(answer) -> bool:
 def run_check(answer, check: Callable[[object], tuple[bool, str, str]]) -> bool:
     """Apply ``check(answer) -> (ok, success, hint)``; a placeholder or a crash gives a hint, not a traceback."""
     if not_answered(answer):
-        return report(False, "", "replace the placeholder (None) with your answer, then run the cell again.")
+        return report(
+            False, "", "replace the placeholder (None) with your answer, then run the cell again."
+        )
     try:
         ok, success, hint = check(answer)
     except Exception as exc:  # a malformed answer: say what is wrong with it

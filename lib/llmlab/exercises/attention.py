@@ -50,17 +50,41 @@ def check_attention_row(answer) -> bool:
     def check(answer):
         a = _as_tensor(answer).double().flatten()
         if a.numel() != len(ROW_TOKENS):
-            return False, "", f"give {len(ROW_TOKENS)} weights, one per key ({', '.join(ROW_TOKENS)}); got {a.numel()}."
+            return (
+                False,
+                "",
+                f"give {len(ROW_TOKENS)} weights, one per key ({', '.join(ROW_TOKENS)}); got {a.numel()}.",
+            )
         right = _row_weights().double()
         if torch.allclose(a, right, atol=2e-3):
-            return True, f"the weights are {[round(x, 3) for x in right.tolist()]}: 'sat' looks most at itself.", ""
+            return (
+                True,
+                f"the weights are {[round(x, 3) for x in right.tolist()]}: 'sat' looks most at itself.",
+                "",
+            )
         if torch.allclose(a, _row_weights(scale=False).double(), atol=2e-3):
-            return False, "", "close: you applied the softmax to q·k directly; divide the scores by sqrt(d_k) = 2 first."
+            return (
+                False,
+                "",
+                "close: you applied the softmax to q·k directly; divide the scores by sqrt(d_k) = 2 first.",
+            )
         if torch.allclose(a, _row_weights(softmax=False).double(), atol=2e-3):
-            return False, "", "these are the scaled scores; now turn them into weights with the softmax."
+            return (
+                False,
+                "",
+                "these are the scaled scores; now turn them into weights with the softmax.",
+            )
         if not math.isclose(float(a.sum()), 1.0, abs_tol=1e-2):
-            return False, "", f"attention weights sum to 1 (yours sum to {float(a.sum()):.3f}); apply the softmax."
-        return False, "", "score each key with q·k, divide by sqrt(d_k), then take the softmax over the 3 scores."
+            return (
+                False,
+                "",
+                f"attention weights sum to 1 (yours sum to {float(a.sum()):.3f}); apply the softmax.",
+            )
+        return (
+            False,
+            "",
+            "score each key with q·k, divide by sqrt(d_k), then take the softmax over the 3 scores.",
+        )
 
     return run_check(answer, check)
 
@@ -77,21 +101,41 @@ def check_causal_mask(answer) -> bool:
     def check(answer):
         a = _as_tensor(answer)
         if tuple(a.shape) != (MASK_SIZE, MASK_SIZE):
-            return False, "", f"the mask has one row per query and one column per key: shape ({MASK_SIZE}, {MASK_SIZE}), got {tuple(a.shape)}."
+            return (
+                False,
+                "",
+                f"the mask has one row per query and one column per key: shape ({MASK_SIZE}, {MASK_SIZE}), got {tuple(a.shape)}.",
+            )
         if a.dtype != torch.bool:
             if not torch.all((a == 0) | (a == 1)):
                 return False, "", "use True/False (or 1/0) entries: True = may attend."
             a = a.bool()
         right = torch.ones(MASK_SIZE, MASK_SIZE, dtype=torch.bool).tril()
         if torch.equal(a, right):
-            return True, "row i is True up to column i: each token sees itself and the tokens before it.", ""
+            return (
+                True,
+                "row i is True up to column i: each token sees itself and the tokens before it.",
+                "",
+            )
         if torch.equal(a, ~right):
-            return False, "", "you marked what is hidden: in this course True means 'may attend'. Flip it."
+            return (
+                False,
+                "",
+                "you marked what is hidden: in this course True means 'may attend'. Flip it.",
+            )
         if torch.equal(a, right.T):
-            return False, "", "that lets each token see the future: rows are queries, so row i may see columns 0..i."
+            return (
+                False,
+                "",
+                "that lets each token see the future: rows are queries, so row i may see columns 0..i.",
+            )
         if torch.equal(a, right.tril(-1)):
             return False, "", "almost: a token may also attend to itself (the diagonal is True)."
-        return False, "", "start from torch.ones(5, 5, dtype=torch.bool) and keep its lower triangle (torch.tril)."
+        return (
+            False,
+            "",
+            "start from torch.ones(5, 5, dtype=torch.bool) and keep its lower triangle (torch.tril).",
+        )
 
     return run_check(answer, check)
 
@@ -129,17 +173,37 @@ def check_block_parameters(answer) -> bool:
         d = BLOCK_D_MODEL
         right = block_parameter_count(d)
         if n == right:
-            return True, f"{right:,} parameters: {4 * (d * d + d):,} in attention, {right - 4 * (d * d + d) - 4 * d:,} in the MLP, {4 * d} in the two LayerNorms.", ""
+            return (
+                True,
+                f"{right:,} parameters: {4 * (d * d + d):,} in attention, {right - 4 * (d * d + d) - 4 * d:,} in the MLP, {4 * d} in the two LayerNorms.",
+                "",
+            )
         if n == block_parameter_count(d, bias=False):
-            return False, "", "you counted the weight matrices; every nn.Linear here also has a bias vector, and LayerNorm has one too."
+            return (
+                False,
+                "",
+                "you counted the weight matrices; every nn.Linear here also has a bias vector, and LayerNorm has one too.",
+            )
         if n == right - 4 * d:
-            return False, "", "add the two LayerNorms: each has a weight and a bias of size d_model."
+            return (
+                False,
+                "",
+                "add the two LayerNorms: each has a weight and a bias of size d_model.",
+            )
         if n == right - (d * d + d):
-            return False, "", "there are four projections in attention: query, key, value and the output projection."
+            return (
+                False,
+                "",
+                "there are four projections in attention: query, key, value and the output projection.",
+            )
         if n == right - 4 * (d * d + d):
             return False, "", "you left out attention (q, k, v and output projections)."
         if n == 4 * (d * d + d) + 4 * d or n < 4 * d * d:
             return False, "", "don't forget the MLP: d -> 4d -> d, two linear layers with biases."
-        return False, "", "add up: 4 linear layers d -> d in attention, 2 in the MLP (d -> 4d -> d), 2 LayerNorms; each with its bias. The head count does not change it."
+        return (
+            False,
+            "",
+            "add up: 4 linear layers d -> d in attention, 2 in the MLP (d -> 4d -> d), 2 LayerNorms; each with its bias. The head count does not change it.",
+        )
 
     return run_check(answer, check)

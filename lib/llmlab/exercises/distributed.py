@@ -17,8 +17,16 @@ def check_rows_per_process(answer) -> bool:
 
     def check(a):
         if int(a) != want:
-            return False, "", "--batch-size is the global batch; it is shared by all processes of all machines (2 x 4)."
-        return True, f"{want} rows each; 8 processes x {want} = 24, the batch of one process with --batch-size 24.", ""
+            return (
+                False,
+                "",
+                "--batch-size is the global batch; it is shared by all processes of all machines (2 x 4).",
+            )
+        return (
+            True,
+            f"{want} rows each; 8 processes x {want} = 24, the batch of one process with --batch-size 24.",
+            "",
+        )
 
     return run_check(answer, check)
 
@@ -31,9 +39,17 @@ def check_zero3_7b(answer) -> bool:
     def check(a):
         got = float(a)
         if abs(got - want) <= 0.05:
-            return True, f"{want:.1f} GB per GPU instead of {memory['DDP (every process a full copy)'] / 1e9:.0f} GB.", ""
+            return (
+                True,
+                f"{want:.1f} GB per GPU instead of {memory['DDP (every process a full copy)'] / 1e9:.0f} GB.",
+                "",
+            )
         if abs(got - want * 8) <= 0.5:
             return False, "", "that is one full copy; with ZeRO-3 every GPU keeps only 1/8 of it."
-        return False, "", "16 bytes per parameter (2 weight + 2 gradient + 12 Adam), all of it divided by 8 GPUs."
+        return (
+            False,
+            "",
+            "16 bytes per parameter (2 weight + 2 gradient + 12 Adam), all of it divided by 8 GPUs.",
+        )
 
     return run_check(answer, check)

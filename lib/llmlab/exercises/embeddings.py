@@ -27,10 +27,18 @@ def check_cosine_similarity(answer, kv, w1: str, w2: str) -> bool:
             return True, f"cos({w1}, {w2}) = {expected:.4f}.", ""
         dot = float(np.dot(kv[w1], kv[w2]))
         if abs(value - dot) < 1e-3 * max(1.0, abs(dot)):
-            return False, "", "that is the dot product; divide it by the two vectors' lengths (np.linalg.norm)."
+            return (
+                False,
+                "",
+                "that is the dot product; divide it by the two vectors' lengths (np.linalg.norm).",
+            )
         if not -1.0 <= value <= 1.0:
             return False, "", "a cosine similarity lies between -1 and 1; check the normalisation."
-        return False, "", f"u.v / (|u| |v|) with u = kv[{w1!r}] and v = kv[{w2!r}] gives something else."
+        return (
+            False,
+            "",
+            f"u.v / (|u| |v|) with u = kv[{w1!r}] and v = kv[{w2!r}] gives something else.",
+        )
 
     return run_check(answer, check)
 
@@ -55,7 +63,11 @@ def check_odd_one_out(answer, kv, words: Sequence[str]) -> bool:
             return True, f"{expected!r} has the lowest mean cosine similarity to the others.", ""
         if a not in words:
             return False, "", f"the answer must be one of {list(words)}."
-        return False, "", "for each word, average its cosine similarity to the other words; take the lowest."
+        return (
+            False,
+            "",
+            "for each word, average its cosine similarity to the other words; take the lowest.",
+        )
 
     return run_check(answer, check)
 
@@ -73,7 +85,15 @@ def check_skipgram_pairs(answer, tokens: Sequence[str], window: int) -> bool:
             return False, "", "a word is not its own context: skip j == i."
         if missing:
             example = next(iter(missing))
-            return False, "", f"{len(missing)} pair(s) missing, e.g. {example}; look {window} words left AND right."
-        return False, "", f"{sum(extra.values())} pair(s) too many, e.g. {next(iter(extra))}; stay inside the window."
+            return (
+                False,
+                "",
+                f"{len(missing)} pair(s) missing, e.g. {example}; look {window} words left AND right.",
+            )
+        return (
+            False,
+            "",
+            f"{sum(extra.values())} pair(s) too many, e.g. {next(iter(extra))}; stay inside the window.",
+        )
 
     return run_check(answer, check)

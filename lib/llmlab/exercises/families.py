@@ -34,9 +34,11 @@ def check_family_for_task(answer: dict) -> bool:
         wrong = [t for t, fam in TASKS.items() if str(a[t]).strip().lower() != fam]
         if wrong:
             t = wrong[0]
-            hint = {"encoder": "it reads a whole input and labels it: which family reads both directions?",
-                    "encoder-decoder": "it maps one text to another text: which family has both halves?",
-                    "decoder": "it writes new text left to right: which family was trained to do exactly that?"}
+            hint = {
+                "encoder": "it reads a whole input and labels it: which family reads both directions?",
+                "encoder-decoder": "it maps one text to another text: which family has both halves?",
+                "decoder": "it writes new text left to right: which family was trained to do exactly that?",
+            }
             return False, "", f"{len(wrong)} wrong; e.g. {t!r}: {hint[TASKS[t]]}"
         return True, "readers (encoders) label, encoder-decoders rewrite, decoders write on.", ""
 
@@ -51,11 +53,25 @@ def check_mlm_counts(answer, length: int = 512) -> bool:
     def check(a):
         n_chosen, n_masked = (float(v) for v in a)
         if abs(n_chosen - chosen) > 0.5:
-            return False, "", f"the loss covers the chosen tokens: {objectives.MLM_PROBABILITY:.0%} of {length}."
+            return (
+                False,
+                "",
+                f"the loss covers the chosen tokens: {objectives.MLM_PROBABILITY:.0%} of {length}.",
+            )
         if abs(n_masked - masked) > 0.5:
-            return False, "", "of the chosen tokens, only 80% become [MASK]; 10% are random and 10% kept."
-        return True, (f"{chosen:.1f} tokens are predicted, {masked:.2f} of them behind [MASK]: BERT learns from "
-                      f"{objectives.MLM_PROBABILITY:.0%} of positions, a GPT from all of them."), ""
+            return (
+                False,
+                "",
+                "of the chosen tokens, only 80% become [MASK]; 10% are random and 10% kept.",
+            )
+        return (
+            True,
+            (
+                f"{chosen:.1f} tokens are predicted, {masked:.2f} of them behind [MASK]: BERT learns from "
+                f"{objectives.MLM_PROBABILITY:.0%} of positions, a GPT from all of them."
+            ),
+            "",
+        )
 
     return run_check(answer, check)
 
@@ -77,9 +93,17 @@ def check_span_corruption(answer) -> bool:
     def check(a):
         got_in, got_tgt = (list(x) for x in a)
         if got_in != want_in:
-            return False, "", "input: keep every word that is not dropped, and put ONE sentinel where each dropped span was."
+            return (
+                False,
+                "",
+                "input: keep every word that is not dropped, and put ONE sentinel where each dropped span was.",
+            )
         if got_tgt != want_tgt:
-            return False, "", "target: each sentinel followed by the words it replaced, then one final sentinel."
+            return (
+                False,
+                "",
+                "target: each sentinel followed by the words it replaced, then one final sentinel.",
+            )
         return True, f"input {' '.join(want_in)!r}, target {' '.join(want_tgt)!r}.", ""
 
     return run_check(answer, check)
@@ -87,13 +111,22 @@ def check_span_corruption(answer) -> bool:
 
 #: Exercise 4: claims about real models; the truth is read from data/models.csv.
 CLAIMS = {
-    "GPT-2's context was 1024 tokens": lambda ms: landscape.find(ms, "GPT-2 XL").context_tokens == 1024,
-    "GPT-3's context was 4096 tokens": lambda ms: landscape.find(ms, "GPT-3").context_tokens == 4096,
-    "LLaMA 1 and Llama 2 have the same context length":
-        lambda ms: landscape.find(ms, "LLaMA-7B").context_tokens == landscape.find(ms, "Llama-2-7B").context_tokens,
-    "OpenAI published GPT-4's parameter count": lambda ms: landscape.find(ms, "GPT-4").parameters is not None,
-    "BERT-Large has twice as many layers as BERT-Base":
-        lambda ms: landscape.find(ms, "BERT-Large").layers == 2 * landscape.find(ms, "BERT-Base").layers,
+    "GPT-2's context was 1024 tokens": lambda ms: (
+        landscape.find(ms, "GPT-2 XL").context_tokens == 1024
+    ),
+    "GPT-3's context was 4096 tokens": lambda ms: (
+        landscape.find(ms, "GPT-3").context_tokens == 4096
+    ),
+    "LLaMA 1 and Llama 2 have the same context length": lambda ms: (
+        landscape.find(ms, "LLaMA-7B").context_tokens
+        == landscape.find(ms, "Llama-2-7B").context_tokens
+    ),
+    "OpenAI published GPT-4's parameter count": lambda ms: (
+        landscape.find(ms, "GPT-4").parameters is not None
+    ),
+    "BERT-Large has twice as many layers as BERT-Base": lambda ms: (
+        landscape.find(ms, "BERT-Large").layers == 2 * landscape.find(ms, "BERT-Base").layers
+    ),
 }
 
 
@@ -108,7 +141,11 @@ def check_claims(answer: dict) -> bool:
             return False, "", f"answer every claim; missing {missing[0]!r}."
         wrong = [c for c in CLAIMS if bool(a[c]) != truth[c]]
         if wrong:
-            return False, "", f"{len(wrong)} wrong; look up {wrong[0]!r} in the table (landscape.find)."
+            return (
+                False,
+                "",
+                f"{len(wrong)} wrong; look up {wrong[0]!r} in the table (landscape.find).",
+            )
         return True, "and each answer traces back to a primary source in data/models.csv.", ""
 
     return run_check(answer, check)

@@ -21,12 +21,28 @@ def check_lora_parameters(answer, n_layer: int, n_embd: int, r: int) -> bool:
     def check(a):
         a = int(a)
         if a == expected:
-            return True, f"{n_layer} blocks x 2 layers x r(d + k) = {expected:,} trainable parameters.", ""
+            return (
+                True,
+                f"{n_layer} blocks x 2 layers x r(d + k) = {expected:,} trainable parameters.",
+                "",
+            )
         if a == n_layer * 2 * r * n_embd:
-            return False, "", "you counted one of the two matrices; LoRA trains both B (d x r) and A (r x k)."
+            return (
+                False,
+                "",
+                "you counted one of the two matrices; LoRA trains both B (d x r) and A (r x k).",
+            )
         if a == n_layer * 2 * n_embd * n_embd:
-            return False, "", "that is the size of the frozen W0 matrices; count B (d x r) and A (r x k) instead."
-        return False, "", f"each adapted d x k layer adds r(d + k) parameters; here d = k = {n_embd}, r = {r}, and two layers per block."
+            return (
+                False,
+                "",
+                "that is the size of the frozen W0 matrices; count B (d x r) and A (r x k) instead.",
+            )
+        return (
+            False,
+            "",
+            f"each adapted d x k layer adds r(d + k) parameters; here d = k = {n_embd}, r = {r}, and two layers per block.",
+        )
 
     return run_check(answer, check)
 
@@ -39,10 +55,22 @@ def check_full_finetuning_memory(answer_gb) -> bool:
     def check(a):
         a = float(a)
         if abs(a - expected) / expected < 0.02:
-            return True, f"16 bytes x {n / 1e9:.2f}B parameters = {expected:.0f} GB, before any activation.", ""
+            return (
+                True,
+                f"16 bytes x {n / 1e9:.2f}B parameters = {expected:.0f} GB, before any activation.",
+                "",
+            )
         if abs(a - 2 * n / 1e9) / (2 * n / 1e9) < 0.02:
-            return False, "", "that is only the 16-bit weights; add the gradients and the optimizer states (ZeRO, section 3.1)."
-        return False, "", "mixed-precision Adam keeps 2 + 2 + 12 = 16 bytes per parameter (Rajbhandari et al. 2020); answer in GB (1e9 bytes)."
+            return (
+                False,
+                "",
+                "that is only the 16-bit weights; add the gradients and the optimizer states (ZeRO, section 3.1).",
+            )
+        return (
+            False,
+            "",
+            "mixed-precision Adam keeps 2 + 2 + 12 = 16 bytes per parameter (Rajbhandari et al. 2020); answer in GB (1e9 bytes).",
+        )
 
     return run_check(answer_gb, check)
 
@@ -62,8 +90,14 @@ def check_mask_prompt(fn) -> bool:
                 return False, "", "x is the sequence without its last token: ids[:-1]."
             if not torch.equal(y, y_ref):
                 wrong = (y != y_ref).nonzero().flatten().tolist()
-                return False, "", (f"y differs at positions {wrong[:5]} (n_prompt = {n_prompt}); y[t] predicts ids[t + 1], "
-                                   f"so the first n_prompt - 1 targets are prompt tokens and become {IGNORE_INDEX}.")
+                return (
+                    False,
+                    "",
+                    (
+                        f"y differs at positions {wrong[:5]} (n_prompt = {n_prompt}); y[t] predicts ids[t + 1], "
+                        f"so the first n_prompt - 1 targets are prompt tokens and become {IGNORE_INDEX}."
+                    ),
+                )
         return True, "only the response (and its end-of-response newline) carries the loss.", ""
 
     return run_check(fn, check)
@@ -74,11 +108,19 @@ def check_merged_weight(fn) -> bool:
 
     def check(f):
         g = torch.Generator().manual_seed(1)
-        W0, A, B = torch.randn(6, 5, generator=g), torch.randn(2, 5, generator=g), torch.randn(6, 2, generator=g)
+        W0, A, B = (
+            torch.randn(6, 5, generator=g),
+            torch.randn(2, 5, generator=g),
+            torch.randn(6, 2, generator=g),
+        )
         got = torch.as_tensor(f(W0, A, B, 8.0, 2))
         expected = W0 + (8.0 / 2) * B @ A
         if got.shape != expected.shape:
-            return False, "", f"the merged weight has W0's shape {tuple(W0.shape)}; B is (d x r) and A is (r x k), so B @ A is (d x k)."
+            return (
+                False,
+                "",
+                f"the merged weight has W0's shape {tuple(W0.shape)}; B is (d x r) and A is (r x k), so B @ A is (d x k).",
+            )
         if torch.allclose(got, W0 + B @ A):
             return False, "", "scale the update by alpha / r."
         if not torch.allclose(got, expected, atol=1e-5):

@@ -31,12 +31,28 @@ def check_untrained_loss(answer) -> bool:
         a = float(answer)
         right = math.log(LOSS_VOCAB)
         if abs(a - right) < 0.01:
-            return True, f"ln({LOSS_VOCAB}) = {right:.3f}: every token gets probability 1/{LOSS_VOCAB}.", ""
+            return (
+                True,
+                f"ln({LOSS_VOCAB}) = {right:.3f}: every token gets probability 1/{LOSS_VOCAB}.",
+                "",
+            )
         if abs(a - 1 / LOSS_VOCAB) < 1e-3:
-            return False, "", "that is the probability of each token; the loss is minus its logarithm."
+            return (
+                False,
+                "",
+                "that is the probability of each token; the loss is minus its logarithm.",
+            )
         if abs(a - math.log2(LOSS_VOCAB)) < 0.01:
-            return False, "", "PyTorch's cross-entropy uses the natural logarithm (math.log), not log2."
-        return False, "", f"a uniform guess gives each token p = 1/{LOSS_VOCAB}; the loss is -ln(p)."
+            return (
+                False,
+                "",
+                "PyTorch's cross-entropy uses the natural logarithm (math.log), not log2.",
+            )
+        return (
+            False,
+            "",
+            f"a uniform guess gives each token p = 1/{LOSS_VOCAB}; the loss is -ln(p).",
+        )
 
     return run_check(answer, check)
 
@@ -61,12 +77,20 @@ def check_parameter_count(answer) -> bool:
         if a == right:
             return True, f"{right:,} parameters; the tied lm_head adds none of its own.", ""
         if a == right + c.vocab_size * c.n_embd:
-            return False, "", "you counted the lm_head separately; it is tied to (shares) the token embedding."
+            return (
+                False,
+                "",
+                "you counted the lm_head separately; it is tied to (shares) the token embedding.",
+            )
         if a == right - c.block_size * c.n_embd:
             return False, "", "do not forget the position embedding (block_size x n_embd)."
-        return False, "", (
-            "add up: token and position embeddings; per block two LayerNorms (weight + bias), "
-            "attention (4 Linear C x C with bias) and the MLP (C -> 4C -> C with biases); a final LayerNorm."
+        return (
+            False,
+            "",
+            (
+                "add up: token and position embeddings; per block two LayerNorms (weight + bias), "
+                "attention (4 Linear C x C with bias) and the MLP (C -> 4C -> C with biases); a final LayerNorm."
+            ),
         )
 
     return run_check(answer, check)
@@ -87,12 +111,28 @@ def check_top_k(fn) -> bool:
             got = torch.as_tensor(fn(logits.clone(), k)).float().flatten()
             right = sampling_probs(logits, 1.0, top_k=k)
             if got.shape != right.shape:
-                return False, "", f"return {right.numel()} probabilities (one per token); got shape {tuple(got.shape)}."
+                return (
+                    False,
+                    "",
+                    f"return {right.numel()} probabilities (one per token); got shape {tuple(got.shape)}.",
+                )
             if not torch.allclose(got, right, atol=1e-5):
                 if abs(float(got.sum()) - 1) > 1e-3:
-                    return False, "", f"for k={k} your probabilities sum to {float(got.sum()):.3f}; renormalise (softmax over the kept logits)."
-                return False, "", f"for k={k} the probabilities differ: keep exactly the k largest logits, set the rest to -inf, then softmax."
-        return True, "your top-k filter matches llmlab.generation.sampling_probs(logits, top_k=k).", ""
+                    return (
+                        False,
+                        "",
+                        f"for k={k} your probabilities sum to {float(got.sum()):.3f}; renormalise (softmax over the kept logits).",
+                    )
+                return (
+                    False,
+                    "",
+                    f"for k={k} the probabilities differ: keep exactly the k largest logits, set the rest to -inf, then softmax.",
+                )
+        return (
+            True,
+            "your top-k filter matches llmlab.generation.sampling_probs(logits, top_k=k).",
+            "",
+        )
 
     return run_check(fn, check)
 
@@ -108,11 +148,19 @@ def check_kv_cache_bytes(answer) -> bool:
         c = gpt2_config("gpt2")
         right = 2 * c.n_layer * c.n_embd * 4
         if a == right:
-            return True, f"2 (K and V) x {c.n_layer} layers x {c.n_embd} x 4 bytes = {right:,} bytes, {right / 1024:.0f} KiB per token.", ""
+            return (
+                True,
+                f"2 (K and V) x {c.n_layer} layers x {c.n_embd} x 4 bytes = {right:,} bytes, {right / 1024:.0f} KiB per token.",
+                "",
+            )
         if a == right // 2:
             return False, "", "the cache keeps both keys and values."
         if a == right // 4:
             return False, "", "that is a number of floats; each float32 takes 4 bytes."
-        return False, "", "per token and per layer the cache keeps one key and one value vector of n_embd floats."
+        return (
+            False,
+            "",
+            "per token and per layer the cache keeps one key and one value vector of n_embd floats.",
+        )
 
     return run_check(answer, check)

@@ -60,7 +60,9 @@ def _check_labels(labels: Sequence[str], n: int, what: str, shape) -> list[str]:
 
 def _check_weights(weights: np.ndarray, what: str = "attention weights") -> None:
     if np.isnan(weights).any():
-        raise ValueError(f"the {what} contain NaN; check the mask (a fully masked row?) and the inputs.")
+        raise ValueError(
+            f"the {what} contain NaN; check the mask (a fully masked row?) and the inputs."
+        )
     if weights.min() < -1e-6 or weights.max() > 1 + 1e-6:
         raise ValueError(
             f"{what} must lie between 0 and 1 (softmax outputs), got values from "
@@ -108,7 +110,9 @@ def _heatmap_figure(
         hovertemplate=hovertemplate,
     )
     if text_format is not None:
-        trace.update(text=[[format(v, text_format) for v in row] for row in z], texttemplate="%{text}")
+        trace.update(
+            text=[[format(v, text_format) for v in row] for row in z], texttemplate="%{text}"
+        )
     fig = go.Figure(trace)
     height = min(size, 120 + 40 * len(row_labels)) if text_format else size
     fig.update_layout(
@@ -157,9 +161,19 @@ def attention_heatmap(
     if annotate is None:
         annotate = max(w.shape) <= 12
     return _heatmap_figure(
-        w, rows, cols, title=title, xaxis_title="key (attended to)", yaxis_title="query (attending)",
-        colorscale=WEIGHT_COLORSCALE, zmin=0.0, zmax=1.0, colorbar_title="weight",
-        hovertemplate=_HOVER, text_format=".2f" if annotate else None, size=size,
+        w,
+        rows,
+        cols,
+        title=title,
+        xaxis_title="key (attended to)",
+        yaxis_title="query (attending)",
+        colorscale=WEIGHT_COLORSCALE,
+        zmin=0.0,
+        zmax=1.0,
+        colorbar_title="weight",
+        hovertemplate=_HOVER,
+        text_format=".2f" if annotate else None,
+        size=size,
     )
 
 
@@ -182,13 +196,24 @@ def score_heatmap(
     bound = float(np.abs(finite).max()) if finite.size else 1.0
     z = np.where(np.isfinite(s), s, np.nan)
     fig = _heatmap_figure(
-        z, labels, labels, title=title, xaxis_title="key (attended to)", yaxis_title="query (attending)",
-        colorscale=SCORE_COLORSCALE, zmin=-bound, zmax=bound, colorbar_title="score",
+        z,
+        labels,
+        labels,
+        title=title,
+        xaxis_title="key (attended to)",
+        yaxis_title="query (attending)",
+        colorscale=SCORE_COLORSCALE,
+        zmin=-bound,
+        zmax=bound,
+        colorbar_title="score",
         hovertemplate="query %{y}<br>key %{x}<br>score %{z:.3f}<extra></extra>",
-        text_format=".2f" if annotate else None, size=size,
+        text_format=".2f" if annotate else None,
+        size=size,
     )
     if annotate:  # masked cells (-inf) would print "nan": write "−∞" in them
-        fig.data[0].text = [[format(v, ".2f") if np.isfinite(v) else "−∞" for v in row] for row in s]
+        fig.data[0].text = [
+            [format(v, ".2f") if np.isfinite(v) else "−∞" for v in row] for row in s
+        ]
     return fig
 
 
@@ -207,10 +232,19 @@ def vector_heatmap(
     labels = _check_labels(tokens, x.shape[0], "token", x.shape)
     bound = float(np.abs(x).max()) or 1.0
     fig = _heatmap_figure(
-        x, labels, [str(i) for i in range(x.shape[1])], title=title, xaxis_title=dim_name,
-        yaxis_title="token", colorscale=SCORE_COLORSCALE, zmin=-bound, zmax=bound, colorbar_title="value",
+        x,
+        labels,
+        [str(i) for i in range(x.shape[1])],
+        title=title,
+        xaxis_title=dim_name,
+        yaxis_title="token",
+        colorscale=SCORE_COLORSCALE,
+        zmin=-bound,
+        zmax=bound,
+        colorbar_title="value",
         hovertemplate="token %{y}<br>" + dim_name + " %{x}<br>value %{z:.3f}<extra></extra>",
-        text_format=".2f" if annotate else None, size=size,
+        text_format=".2f" if annotate else None,
+        size=size,
     )
     return fig
 
@@ -223,7 +257,9 @@ def _check_maps(maps, tokens: Sequence[str]) -> tuple[np.ndarray, list[str]]:
             "pick one sequence of the batch first, e.g. maps[:, 0]."
         )
     if m.ndim != 4:
-        raise ValueError(f"attention maps must have shape (n_layer, n_head, T, T), got {tuple(m.shape)}.")
+        raise ValueError(
+            f"attention maps must have shape (n_layer, n_head, T, T), got {tuple(m.shape)}."
+        )
     if m.shape[2] != m.shape[3]:
         raise ValueError(
             f"self-attention maps must be square in their last two dimensions (T, T), got {tuple(m.shape)}."
@@ -260,8 +296,11 @@ def attention_model_view(
     rows = -(-n_head // cols)  # ceiling division
     m = np.round(m, 3)
     fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"head {h}" for h in range(n_head)],
-        horizontal_spacing=0.06 if cols > 1 else 0.0, vertical_spacing=0.12 / rows,
+        rows=rows,
+        cols=cols,
+        subplot_titles=[f"head {h}" for h in range(n_head)],
+        horizontal_spacing=0.06 if cols > 1 else 0.0,
+        vertical_spacing=0.12 / rows,
     )
     show_ticks = T <= 64  # beyond that the labels would overlap; hover still names each cell
     tickangle = -90 if T > 8 else 0
@@ -270,19 +309,31 @@ def attention_model_view(
         r, c = h // cols + 1, h % cols + 1
         fig.add_trace(
             go.Heatmap(
-                z=m[layer, h], x=list(range(T)), y=list(range(T)), coloraxis="coloraxis",
+                z=m[layer, h],
+                x=list(range(T)),
+                y=list(range(T)),
+                coloraxis="coloraxis",
                 hovertemplate=f"head {h}<br>" + _HOVER,
             ),
-            row=r, col=c,
+            row=r,
+            col=c,
         )
         fig.update_xaxes(
             _token_axis(labels, "key" if r == rows else None, tickangle=tickangle),
-            showticklabels=show_ticks, tickfont=tickfont, row=r, col=c,
+            showticklabels=show_ticks,
+            tickfont=tickfont,
+            row=r,
+            col=c,
         )
         fig.update_yaxes(
-            _token_axis(labels, "query" if c == 1 else None), range=[T - 0.5, -0.5],
-            showticklabels=show_ticks, tickfont=tickfont, row=r, col=c,
-            scaleanchor="x" if h == 0 else f"x{h + 1}", constrain="domain",  # square cells
+            _token_axis(labels, "query" if c == 1 else None),
+            range=[T - 0.5, -0.5],
+            showticklabels=show_ticks,
+            tickfont=tickfont,
+            row=r,
+            col=c,
+            scaleanchor="x" if h == 0 else f"x{h + 1}",
+            constrain="domain",  # square cells
         )
     steps = [
         dict(
@@ -295,8 +346,12 @@ def attention_model_view(
     panel = min(420, (width - 160) // cols)
     fig.update_layout(
         title=title,
-        coloraxis=dict(colorscale=WEIGHT_COLORSCALE, cmin=0.0, cmax=1.0, colorbar=dict(title="weight")),
-        sliders=[dict(active=layer, steps=steps, currentvalue=dict(prefix="layer "), pad=dict(t=60))],
+        coloraxis=dict(
+            colorscale=WEIGHT_COLORSCALE, cmin=0.0, cmax=1.0, colorbar=dict(title="weight")
+        ),
+        sliders=[
+            dict(active=layer, steps=steps, currentvalue=dict(prefix="layer "), pad=dict(t=60))
+        ],
         width=width,
         height=rows * (panel + 50) + 190,
         margin=dict(l=80, r=20, t=80, b=40),
@@ -321,15 +376,20 @@ def attention_grid_matplotlib(
     m, labels = _check_maps(maps, tokens)
     n_layer, n_head, T, _ = m.shape
     fig, axes = plt.subplots(
-        n_layer, n_head, figsize=(cell_inches * n_head + 1.4, cell_inches * n_layer + 1.0),
-        squeeze=False, constrained_layout=True,
+        n_layer,
+        n_head,
+        figsize=(cell_inches * n_head + 1.4, cell_inches * n_layer + 1.0),
+        squeeze=False,
+        constrained_layout=True,
     )
     image = None
     label_ticks = T <= 24
     for layer in range(n_layer):
         for head in range(n_head):
             ax = axes[layer, head]
-            image = ax.imshow(m[layer, head], vmin=0.0, vmax=1.0, cmap=WEIGHT_COLORSCALE, interpolation="nearest")
+            image = ax.imshow(
+                m[layer, head], vmin=0.0, vmax=1.0, cmap=WEIGHT_COLORSCALE, interpolation="nearest"
+            )
             ax.grid(False)
             ax.set_xticks(range(T) if label_ticks and layer == n_layer - 1 else [])
             ax.set_yticks(range(T) if label_ticks and head == 0 else [])

@@ -20,18 +20,40 @@ COLOURS = {"norm": "#e8e8e8", "attn": "#cfe2f3", "mlp": "#fde2c8", "io": "#fffff
 
 
 def _box(ax, x, y, w, h, text, colour, fontsize=9):
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.12",
-                                facecolor=colour, edgecolor="#333333", linewidth=1.2))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x - w / 2, y - h / 2),
+            w,
+            h,
+            boxstyle="round,pad=0.02,rounding_size=0.12",
+            facecolor=colour,
+            edgecolor="#333333",
+            linewidth=1.2,
+        )
+    )
     ax.text(x, y, text, ha="center", va="center", fontsize=fontsize)
 
 
 def _arrow(ax, start, end, colour=STREAM, width=1.4, style="-|>", connection="arc3"):
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=12, color=colour, linewidth=width,
-                                 connectionstyle=connection, shrinkA=0, shrinkB=0))
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=12,
+            color=colour,
+            linewidth=width,
+            connectionstyle=connection,
+            shrinkA=0,
+            shrinkB=0,
+        )
+    )
 
 
 def _plus(ax, x, y):
-    ax.add_patch(plt.Circle((x, y), 0.22, facecolor="white", edgecolor=STREAM, linewidth=1.6, zorder=3))
+    ax.add_patch(
+        plt.Circle((x, y), 0.22, facecolor="white", edgecolor=STREAM, linewidth=1.6, zorder=3)
+    )
     ax.text(x, y, "+", ha="center", va="center", fontsize=13, zorder=4)
 
 
@@ -71,16 +93,49 @@ def draw_block(config=None, ax=None):
     _arrow(ax, (6.72, y0), (12.28, y0), width=3.0)
     _arrow(ax, (12.72, y0), (13.7, y0), width=3.0)
     _box(ax, 14.5, y0, 1.6, 0.9, "x\n(B, T, C)\nto the next block", COLOURS["io"])
-    ax.text(3.7, y0 - 0.35, "residual stream: each sub-layer adds to it, none replaces it", ha="center", va="top",
-            fontsize=9, color=STREAM, style="italic")
+    ax.text(
+        3.7,
+        y0 - 0.35,
+        "residual stream: each sub-layer adds to it, none replaces it",
+        ha="center",
+        va="top",
+        fontsize=9,
+        color=STREAM,
+        style="italic",
+    )
     # the two sub-layers: read the stream at x_norm, normalise, transform, add back at x_plus
-    _sublayer(ax, y0, y1, x_norm=1.5, norm="ln_1", x_box=4.4, box_width=2.9, colour=COLOURS["attn"], x_plus=6.5,
-              text=f"causal multi-head\nself-attention\n{heads}\n(mixes positions)", formula="x = x + attn(ln_1(x))")
-    _sublayer(ax, y0, y1, x_norm=7.8, norm="ln_2", x_box=10.55, box_width=2.8, colour=COLOURS["mlp"], x_plus=12.5,
-              text=f"MLP (each position alone)\nLinear {hidden}\nGELU\nLinear {back}", formula="x = x + mlp(ln_2(x))")
+    _sublayer(
+        ax,
+        y0,
+        y1,
+        x_norm=1.5,
+        norm="ln_1",
+        x_box=4.4,
+        box_width=2.9,
+        colour=COLOURS["attn"],
+        x_plus=6.5,
+        text=f"causal multi-head\nself-attention\n{heads}\n(mixes positions)",
+        formula="x = x + attn(ln_1(x))",
+    )
+    _sublayer(
+        ax,
+        y0,
+        y1,
+        x_norm=7.8,
+        norm="ln_2",
+        x_box=10.55,
+        box_width=2.8,
+        colour=COLOURS["mlp"],
+        x_plus=12.5,
+        text=f"MLP (each position alone)\nLinear {hidden}\nGELU\nLinear {back}",
+        formula="x = x + mlp(ln_2(x))",
+    )
     ax.set_xlim(-0.8, 15.5)
     ax.set_ylim(-0.7, y1 + 1.1)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title("One transformer block (pre-LN, as GPT-2 and llmlab.gpt.Block); N blocks are stacked", fontsize=11)
+    ax.set_title(
+        "One transformer block (pre-LN, as GPT-2 and llmlab.gpt.Block); N blocks are stacked",
+        fontsize=11,
+    )
     return fig

@@ -13,7 +13,9 @@ PROCESS_COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52")
 
 
 def _box(ax, x, y, w, h, text, colour, size=9):
-    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=colour, ec="black", alpha=0.85))
+    ax.add_patch(
+        FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=colour, ec="black", alpha=0.85)
+    )
     ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size, color="white")
 
 
@@ -27,7 +29,9 @@ def all_reduce_picture(world_size: int = 2, batch_size: int = 8):
     fig, ax = plt.subplots(figsize=(11, 1.2 + 1.3 * world_size))
     rows = range(world_size)
     top = 1.3 * world_size
-    _box(ax, 0.0, top / 2 - 0.5, 1.6, 1.0, f"global batch\n{batch_size} windows\n(same seed)", "0.45")
+    _box(
+        ax, 0.0, top / 2 - 0.5, 1.6, 1.0, f"global batch\n{batch_size} windows\n(same seed)", "0.45"
+    )
     for r in rows:
         y = top - 1.3 * (r + 1) + 0.2
         c = PROCESS_COLOURS[r % len(PROCESS_COLOURS)]
@@ -43,7 +47,9 @@ def all_reduce_picture(world_size: int = 2, batch_size: int = 8):
     ax.set_xlim(-0.1, 11.6)
     ax.set_ylim(-0.1, top + 0.1)
     ax.axis("off")
-    ax.set_title("Data parallelism: each process a share of the batch, gradients averaged, one update everywhere")
+    ax.set_title(
+        "Data parallelism: each process a share of the batch, gradients averaged, one update everywhere"
+    )
     fig.tight_layout()
     return fig
 
@@ -53,15 +59,27 @@ def zero_bars(memory: dict[str, float], title: str, device_gb: float = 80.0):
     labels = list(memory)
     gb = [memory[k] / 1e9 for k in labels]
     fig, ax = plt.subplots(figsize=(9, 0.6 + 0.55 * len(labels)))
-    bars = ax.barh(labels[::-1], gb[::-1], color=["#c44e52", "#dd8452", "#4c72b0", "#55a868"][: len(labels)][::-1])
+    bars = ax.barh(
+        labels[::-1],
+        gb[::-1],
+        color=["#c44e52", "#dd8452", "#4c72b0", "#55a868"][: len(labels)][::-1],
+    )
     for bar, value in zip(bars, gb[::-1], strict=True):
-        ax.text(value * 1.08, bar.get_y() + bar.get_height() / 2, f"{value:,.1f} GB", va="center", fontsize=9)
+        ax.text(
+            value * 1.08,
+            bar.get_y() + bar.get_height() / 2,
+            f"{value:,.1f} GB",
+            va="center",
+            fontsize=9,
+        )
     ax.axvline(device_gb, color="black", linestyle="--", linewidth=1)
     ax.text(device_gb * 0.95, -0.75, f"one {device_gb:g} GB GPU", fontsize=9, ha="right")
     ax.set_ylim(-0.95, len(labels) - 0.5)
     ax.set_xscale("log")
     ax.set_xlim(min(gb) / 2, max(gb) * 4)
-    ax.set(xlabel="model-state memory per device (GB, log scale; activations not counted)", title=title)
+    ax.set(
+        xlabel="model-state memory per device (GB, log scale; activations not counted)", title=title
+    )
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -16,7 +16,17 @@ from plotly.subplots import make_subplots
 from llmlab import embeddings as emb
 
 #: One colour per group (plotly's qualitative "D3" palette), "other" in grey.
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+PALETTE = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+]
 OTHER = "#b0b0b0"
 
 _METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
@@ -103,20 +113,38 @@ def relation_arrows(
         pts = np.stack([xy[w] for w in ws])
         fig.add_trace(
             go.Scatter(
-                x=pts[:, 0], y=pts[:, 1], text=ws, mode="markers+text", name=name,
-                textposition="top center", marker=dict(color=colour, size=8),
+                x=pts[:, 0],
+                y=pts[:, 1],
+                text=ws,
+                mode="markers+text",
+                name=name,
+                textposition="top center",
+                marker=dict(color=colour, size=8),
                 hovertemplate="<b>%{text}</b><extra>" + name + "</extra>",
             )
         )
     for a, b in pairs:
         fig.add_annotation(
-            x=xy[b][0], y=xy[b][1], ax=xy[a][0], ay=xy[a][1], xref="x", yref="y", axref="x", ayref="y",
-            showarrow=True, arrowhead=2, arrowsize=1.2, arrowwidth=1.5, arrowcolor="#555", text="",
+            x=xy[b][0],
+            y=xy[b][1],
+            ax=xy[a][0],
+            ay=xy[a][1],
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowsize=1.2,
+            arrowwidth=1.5,
+            arrowcolor="#555",
+            text="",
             hovertext=f"{a} -> {b}",
         )
     consistency = emb.offset_consistency(kv, pairs)
     fig.update_layout(
-        title=title + (f": {relation}" if relation else "")
+        title=title
+        + (f": {relation}" if relation else "")
         + f"<br><sup>mean cosine between the arrows in {kv.vector_size}-D: {consistency:.2f} (1 = all parallel)</sup>",
         xaxis_title="principal component 1 (cosine units)",
         yaxis_title="principal component 2 (cosine units)",
@@ -125,18 +153,30 @@ def relation_arrows(
     return fig
 
 
-def similarity_heatmaps(words: Sequence[str], matrices: dict[str, np.ndarray], title: str) -> go.Figure:
+def similarity_heatmaps(
+    words: Sequence[str], matrices: dict[str, np.ndarray], title: str
+) -> go.Figure:
     """Side-by-side heatmaps of ``(N, N)`` cosine-similarity matrices on one fixed -1..1 scale."""
-    fig = make_subplots(rows=1, cols=len(matrices), subplot_titles=list(matrices), horizontal_spacing=0.12)
+    fig = make_subplots(
+        rows=1, cols=len(matrices), subplot_titles=list(matrices), horizontal_spacing=0.12
+    )
     for i, m in enumerate(matrices.values(), start=1):
         fig.add_trace(
             go.Heatmap(
-                z=np.asarray(m), x=list(words), y=list(words), zmin=-1, zmax=1, colorscale="RdBu",
-                reversescale=True, texttemplate="%{z:.2f}",
-                colorbar=dict(title="cosine"), showscale=i == len(matrices),
+                z=np.asarray(m),
+                x=list(words),
+                y=list(words),
+                zmin=-1,
+                zmax=1,
+                colorscale="RdBu",
+                reversescale=True,
+                texttemplate="%{z:.2f}",
+                colorbar=dict(title="cosine"),
+                showscale=i == len(matrices),
                 hovertemplate="%{y} . %{x}: %{z:.2f}<extra></extra>",
             ),
-            row=1, col=i,
+            row=1,
+            col=i,
         )
         fig.update_yaxes(autorange="reversed", row=1, col=i)
     fig.update_layout(title=title, height=420)
@@ -151,10 +191,15 @@ def analogy_accuracy_bars(evaluations: dict[str, emb.Evaluation]) -> go.Figure:
         acc = [s["correct"] / s["covered"] if s["covered"] else 0.0 for s in secs]
         fig.add_trace(
             go.Bar(
-                x=[s["section"] for s in secs], y=acc, name=name, marker_color=PALETTE[i % len(PALETTE)],
+                x=[s["section"] for s in secs],
+                y=acc,
+                name=name,
+                marker_color=PALETTE[i % len(PALETTE)],
                 customdata=[[s["correct"], s["covered"], s["total"]] for s in secs],
                 hovertemplate="%{x}<br>accuracy %{y:.1%}: %{customdata[0]} of %{customdata[1]} covered"
-                " questions<br>(%{customdata[2]} questions in the category)<extra>" + name + "</extra>",
+                " questions<br>(%{customdata[2]} questions in the category)<extra>"
+                + name
+                + "</extra>",
             )
         )
     fig.update_layout(
@@ -169,12 +214,18 @@ def analogy_accuracy_bars(evaluations: dict[str, emb.Evaluation]) -> go.Figure:
     return fig
 
 
-def loss_curve(losses: Sequence[float], every: int, title: str = "Skip-gram training loss") -> go.Figure:
+def loss_curve(
+    losses: Sequence[float], every: int, title: str = "Skip-gram training loss"
+) -> go.Figure:
     """The loss of ``train_skipgram`` (mean of every ``every`` steps) against the step."""
     steps = (np.arange(len(losses)) + 1) * every
     fig = go.Figure(go.Scatter(x=steps, y=list(losses), mode="lines", name="loss"))
     fig.update_layout(
-        title=title, xaxis_title="optimizer step", yaxis_title="loss per pair (nats)", height=350, showlegend=False
+        title=title,
+        xaxis_title="optimizer step",
+        yaxis_title="loss per pair (nats)",
+        height=350,
+        showlegend=False,
     )
     return fig
 
@@ -192,7 +243,9 @@ def neighbour_explorer(kv, initial: str = "king", k: int = 10, choices: Sequence
     kv = emb.as_keyed_vectors(kv)
     print(emb.neighbour_table(kv, list(dict.fromkeys([initial, *choices])), k=min(k, 6)))
     text = widgets.Text(value=initial, description="word:", continuous_update=False)
-    menu = widgets.Dropdown(options=["(type a word)", *choices], value="(type a word)", description="or pick:")
+    menu = widgets.Dropdown(
+        options=["(type a word)", *choices], value="(type a word)", description="or pick:"
+    )
     out = widgets.Output()
 
     def show(word: str) -> None:

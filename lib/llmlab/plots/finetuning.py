@@ -44,33 +44,57 @@ def loss_mask_html(view: Sequence[tuple[str, bool]]) -> str:
     spans = []
     for ch, carries in view:
         shown = "↵" if ch == "\n" else html.escape(ch)
-        style = ("background:#b7e4c7;color:#08361c;font-weight:bold" if carries
-                 else "background:#eeeeee;color:#777777")
+        style = (
+            "background:#b7e4c7;color:#08361c;font-weight:bold"
+            if carries
+            else "background:#eeeeee;color:#777777"
+        )
         spans.append(f'<span style="{style}">{shown}</span>' + ("<br>" if ch == "\n" else ""))
-    legend = ('<span style="background:#eeeeee;color:#777777">&nbsp;prompt: no loss (target -100)&nbsp;</span> '
-              '<span style="background:#b7e4c7;color:#08361c;font-weight:bold">&nbsp;response: carries the loss&nbsp;</span>')
-    return (f'<div style="font-family:monospace;font-size:14px;line-height:1.6">{"".join(spans)}</div>'
-            f'<div style="font-size:12px;margin-top:4px">{legend}</div>')
+    legend = (
+        '<span style="background:#eeeeee;color:#777777">&nbsp;prompt: no loss (target -100)&nbsp;</span> '
+        '<span style="background:#b7e4c7;color:#08361c;font-weight:bold">&nbsp;response: carries the loss&nbsp;</span>'
+    )
+    return (
+        f'<div style="font-family:monospace;font-size:14px;line-height:1.6">{"".join(spans)}</div>'
+        f'<div style="font-size:12px;margin-top:4px">{legend}</div>'
+    )
 
 
 # ---------------------------------------------------------------- results
-def accuracy_bars(results: dict[str, dict[str, float]], title: str = "Held-out exact-match accuracy per task kind") -> go.Figure:
+def accuracy_bars(
+    results: dict[str, dict[str, float]], title: str = "Held-out exact-match accuracy per task kind"
+) -> go.Figure:
     """Grouped bars: for each model (``results[name] = {kind: accuracy}``) one bar per task kind."""
     fig = go.Figure()
     for i, (name, acc) in enumerate(results.items()):
         kinds = list(acc)
-        fig.add_bar(name=name, x=kinds, y=[acc[k] for k in kinds], marker_color=_colour(name, i),
-                    text=[f"{acc[k]:.0%}" for k in kinds], textposition="outside",
-                    hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>")
-    fig.update_layout(barmode="group", title=title, height=400, width=820,
-                      xaxis_title="task kind", yaxis_title="exact match (fraction of held-out examples)",
-                      legend=dict(orientation="h", y=-0.2))
+        fig.add_bar(
+            name=name,
+            x=kinds,
+            y=[acc[k] for k in kinds],
+            marker_color=_colour(name, i),
+            text=[f"{acc[k]:.0%}" for k in kinds],
+            textposition="outside",
+            hovertemplate=f"{name}<br>%{{x}}: %{{y:.1%}}<extra></extra>",
+        )
+    fig.update_layout(
+        barmode="group",
+        title=title,
+        height=400,
+        width=820,
+        xaxis_title="task kind",
+        yaxis_title="exact match (fraction of held-out examples)",
+        legend=dict(orientation="h", y=-0.2),
+    )
     fig.update_yaxes(range=[0, 1.12], tickformat=".0%")
     return fig
 
 
-def loss_curves(runs: dict[str, Sequence[float]], smooth: int = 10,
-                title: str = "Fine-tuning loss (response tokens only)") -> go.Figure:
+def loss_curves(
+    runs: dict[str, Sequence[float]],
+    smooth: int = 10,
+    title: str = "Fine-tuning loss (response tokens only)",
+) -> go.Figure:
     """Training loss per optimizer step of each run, smoothed with a ``smooth``-step moving average."""
     fig = go.Figure()
     for i, (name, losses) in enumerate(runs.items()):
@@ -78,14 +102,24 @@ def loss_curves(runs: dict[str, Sequence[float]], smooth: int = 10,
         if smooth > 1 and len(y) >= smooth:
             y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
         x = np.arange(len(y)) + (smooth - 1 if smooth > 1 else 0)
-        fig.add_scatter(x=x, y=np.round(y, 4), mode="lines", name=name, line=dict(color=_colour(name, i)))
-    fig.update_layout(title=title, height=380, width=820, xaxis_title="optimizer step",
-                      yaxis_title=f"cross-entropy<br>(nats per response token, {smooth}-step mean)")
+        fig.add_scatter(
+            x=x, y=np.round(y, 4), mode="lines", name=name, line=dict(color=_colour(name, i))
+        )
+    fig.update_layout(
+        title=title,
+        height=380,
+        width=820,
+        xaxis_title="optimizer step",
+        yaxis_title=f"cross-entropy<br>(nats per response token, {smooth}-step mean)",
+    )
     return fig
 
 
-def weight_change_heatmap(rows: Sequence[dict], title: str = "How far full fine-tuning moved each weight matrix") -> go.Figure:
+def weight_change_heatmap(
+    rows: Sequence[dict], title: str = "How far full fine-tuning moved each weight matrix"
+) -> go.Figure:
     """Heatmap of ``llmlab.finetuning.weight_change`` rows: layers on rows, matrices on columns."""
+
     def short(name: str) -> str:
         return name.rsplit(".", 2)[-2]  # "transformer.h.0.attn.q_proj.weight" -> "q_proj"
 
@@ -95,12 +129,26 @@ def weight_change_heatmap(rows: Sequence[dict], title: str = "How far full fine-
     for r in rows:
         z[layers.index(r["layer"]), mats.index(short(r["name"]))] = r["relative change"]
     text = [["" if np.isnan(v) else f"{v:.1%}" for v in row] for row in z]
-    fig = go.Figure(go.Heatmap(
-        z=z, x=mats, y=layers, colorscale="Reds", zmin=0, text=text, texttemplate="%{text}",
-        colorbar=dict(title="‖ΔW‖ / ‖W‖", tickformat=".0%"),
-        hovertemplate="%{y}, %{x}<br>relative change %{z:.2%}<extra></extra>"))
-    fig.update_layout(title=title, height=120 + 45 * len(layers), width=820,
-                      xaxis_title="weight matrix", yaxis_title="layer")
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=mats,
+            y=layers,
+            colorscale="Reds",
+            zmin=0,
+            text=text,
+            texttemplate="%{text}",
+            colorbar=dict(title="‖ΔW‖ / ‖W‖", tickformat=".0%"),
+            hovertemplate="%{y}, %{x}<br>relative change %{z:.2%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title,
+        height=120 + 45 * len(layers),
+        width=820,
+        xaxis_title="weight matrix",
+        yaxis_title="layer",
+    )
     fig.update_yaxes(autorange="reversed")
     return fig
 
@@ -118,11 +166,25 @@ def lora_diagram(d: int, k: int, r: int, alpha: float, title: str | None = None)
     y0 = 0.3
     # W0
     ax.add_patch(Rectangle((0, y0), k * s, d * s, color="#bdbdbd"))
-    ax.text(k * s / 2, y0 + d * s / 2, f"$W_0$\n{d} x {k}\nfrozen\n{d * k:,} params", ha="center", va="center", fontsize=10)
+    ax.text(
+        k * s / 2,
+        y0 + d * s / 2,
+        f"$W_0$\n{d} x {k}\nfrozen\n{d * k:,} params",
+        ha="center",
+        va="center",
+        fontsize=10,
+    )
     x = k * s + 0.35
     ax.text(x, y0 + d * s / 2, "+", fontsize=22, ha="center", va="center")
     x += 0.35
-    ax.text(x + 0.35, y0 + d * s / 2, r"$\frac{\alpha}{r}$" + f"\n= {alpha / r:g}", fontsize=12, ha="center", va="center")
+    ax.text(
+        x + 0.35,
+        y0 + d * s / 2,
+        r"$\frac{\alpha}{r}$" + f"\n= {alpha / r:g}",
+        fontsize=12,
+        ha="center",
+        va="center",
+    )
     x += 0.8
     # B (d x r)
     ax.add_patch(Rectangle((x, y0), r_draw * s, d * s, color="#ff7f0e"))
@@ -132,21 +194,38 @@ def lora_diagram(d: int, k: int, r: int, alpha: float, title: str | None = None)
     x += 0.25
     # A (r x k), drawn at the top
     ax.add_patch(Rectangle((x, y0 + d * s - r_draw * s), k * s, r_draw * s, color="#ff7f0e"))
-    ax.text(x + k * s / 2, y0 + d * s - r_draw * s - 0.12, f"A\n{r} x {k}", ha="center", va="top", fontsize=10)
-    ax.text(x + k * s + 0.2, y0 + d * s / 2,
-            f"trainable: r(d + k)\n= {r * (d + k):,} params\n= {r * (d + k) / (d * k):.1%} of $W_0$",
-            fontsize=10, va="center")
+    ax.text(
+        x + k * s / 2,
+        y0 + d * s - r_draw * s - 0.12,
+        f"A\n{r} x {k}",
+        ha="center",
+        va="top",
+        fontsize=10,
+    )
+    ax.text(
+        x + k * s + 0.2,
+        y0 + d * s / 2,
+        f"trainable: r(d + k)\n= {r * (d + k):,} params\n= {r * (d + k) / (d * k):.1%} of $W_0$",
+        fontsize=10,
+        va="center",
+    )
     ax.set_xlim(-0.1, x + k * s + 2.4)
     ax.set_ylim(-0.6, y0 + d * s + 0.2)
     ax.set_aspect("equal")
     ax.axis("off")
-    ax.set_title(title or f"LoRA on one {d} x {k} layer, rank r = {r}: only B and A are trained (B starts at 0)")
+    ax.set_title(
+        title
+        or f"LoRA on one {d} x {k} layer, rank r = {r}: only B and A are trained (B starts at 0)"
+    )
     fig.tight_layout()
     return fig
 
 
-def singular_values(updates: dict[str, np.ndarray], r: int | None = None,
-                    title: str = "Singular values of the learned update ΔW of one layer") -> go.Figure:
+def singular_values(
+    updates: dict[str, np.ndarray],
+    r: int | None = None,
+    title: str = "Singular values of the learned update ΔW of one layer",
+) -> go.Figure:
     """Singular values of each update matrix, largest first, as a fraction of the largest.
 
     A rank-``r`` LoRA update has exactly ``r`` non-zero singular values; the figure shows
@@ -156,12 +235,23 @@ def singular_values(updates: dict[str, np.ndarray], r: int | None = None,
     for i, (name, delta) in enumerate(updates.items()):
         sv = np.linalg.svd(np.asarray(delta, dtype=float), compute_uv=False)
         sv = sv / sv[0]
-        fig.add_scatter(x=np.arange(1, len(sv) + 1), y=np.round(sv, 5), mode="lines+markers",
-                        marker=dict(size=4), name=name, line=dict(color=_colour(name, i)))
+        fig.add_scatter(
+            x=np.arange(1, len(sv) + 1),
+            y=np.round(sv, 5),
+            mode="lines+markers",
+            marker=dict(size=4),
+            name=name,
+            line=dict(color=_colour(name, i)),
+        )
     if r is not None:
         fig.add_vline(x=r, line_dash="dot", line_color="grey", annotation_text=f"r = {r}")
-    fig.update_layout(title=title, height=380, width=820, xaxis_title="index of the singular value (largest first)",
-                      yaxis_title="singular value / largest (log scale)")
+    fig.update_layout(
+        title=title,
+        height=380,
+        width=820,
+        xaxis_title="index of the singular value (largest first)",
+        yaxis_title="singular value / largest (log scale)",
+    )
     fig.update_yaxes(type="log", range=[-4, 0.1])
     return fig
 
@@ -171,7 +261,11 @@ def singular_values(updates: dict[str, np.ndarray], r: int | None = None,
 GPU_GB = 80
 
 
-def memory_bars(rows, unit: float = 1e9, title: str = "Model-state memory of fine-tuning LLaMA 2 (activations not included)") -> go.Figure:
+def memory_bars(
+    rows,
+    unit: float = 1e9,
+    title: str = "Model-state memory of fine-tuning LLaMA 2 (activations not included)",
+) -> go.Figure:
     """Stacked bars (weights, gradients, optimizer states) in GB for ``llmlab.memory.scale_table`` rows.
 
     One panel per model (labels ``"<model>: <method>"``), each with its own y-axis, and
@@ -184,16 +278,45 @@ def memory_bars(rows, unit: float = 1e9, title: str = "Model-state memory of fin
         methods = [r.label.split(": ", 1)[1].replace(", ", "<br>", 1) for r in sub]
         for part in ("weights", "gradients", "optimizer"):
             vals = [getattr(r, part) / unit for r in sub]
-            fig.add_bar(x=methods, y=vals, name=part, marker_color=PART_COLOURS[part], showlegend=c == 1,
-                        legendgroup=part, hovertemplate=f"{part}: %{{y:,.1f}} GB<extra>%{{x}}</extra>", row=1, col=c)
+            fig.add_bar(
+                x=methods,
+                y=vals,
+                name=part,
+                marker_color=PART_COLOURS[part],
+                showlegend=c == 1,
+                legendgroup=part,
+                hovertemplate=f"{part}: %{{y:,.1f}} GB<extra>%{{x}}</extra>",
+                row=1,
+                col=c,
+            )
         totals = [r.total / unit for r in sub]
-        fig.add_scatter(x=methods, y=totals, mode="text", text=[f"{t:,.0f} GB" for t in totals],
-                        textposition="top center", showlegend=False, hoverinfo="skip", row=1, col=c)
+        fig.add_scatter(
+            x=methods,
+            y=totals,
+            mode="text",
+            text=[f"{t:,.0f} GB" for t in totals],
+            textposition="top center",
+            showlegend=False,
+            hoverinfo="skip",
+            row=1,
+            col=c,
+        )
         fig.update_yaxes(range=[0, max(totals) * 1.15], row=1, col=c)
-        fig.add_scatter(x=[methods[0], methods[-1]], y=[GPU_GB, GPU_GB], mode="lines", name=f"one {GPU_GB} GB GPU",
-                        line=dict(dash="dash", color="#555", width=1), showlegend=c == 1, legendgroup="gpu",
-                        hoverinfo="skip", row=1, col=c)
-    fig.update_layout(barmode="stack", title=title, height=480, width=980, legend=dict(orientation="h", y=-0.3))
+        fig.add_scatter(
+            x=[methods[0], methods[-1]],
+            y=[GPU_GB, GPU_GB],
+            mode="lines",
+            name=f"one {GPU_GB} GB GPU",
+            line=dict(dash="dash", color="#555", width=1),
+            showlegend=c == 1,
+            legendgroup="gpu",
+            hoverinfo="skip",
+            row=1,
+            col=c,
+        )
+    fig.update_layout(
+        barmode="stack", title=title, height=480, width=980, legend=dict(orientation="h", y=-0.3)
+    )
     fig.update_yaxes(title_text="memory (GB)", row=1, col=1)
     fig.update_xaxes(tickfont=dict(size=9))
     return fig
@@ -204,15 +327,21 @@ def memory_bars(rows, unit: float = 1e9, title: str = "Model-state memory of fin
 #: (from the API and labeler-written), our RM dataset has 33k training prompts (from the
 #: API and labeler-written), and our PPO dataset has 31k training prompts (only from the API)."
 RLHF_STEPS = (
-    ("Step 1\nsupervised fine-tuning (SFT)",
-     "A labeler writes the wanted\nanswer to a prompt.\nGPT-3 is fine-tuned on these\ndemonstrations (this lesson).",
-     "about 13k prompts"),
-    ("Step 2\nreward model (RM)",
-     "The SFT model answers a prompt\nK = 4 to 9 times; a labeler ranks\nthe answers. A 6B model learns\nto score answers like the ranks.",
-     "about 33k prompts"),
-    ("Step 3\nreinforcement learning (PPO)",
-     "The policy answers new prompts;\nthe RM scores each answer;\nPPO raises the score, with a KL\npenalty to stay near the SFT model.",
-     "about 31k prompts"),
+    (
+        "Step 1\nsupervised fine-tuning (SFT)",
+        "A labeler writes the wanted\nanswer to a prompt.\nGPT-3 is fine-tuned on these\ndemonstrations (this lesson).",
+        "about 13k prompts",
+    ),
+    (
+        "Step 2\nreward model (RM)",
+        "The SFT model answers a prompt\nK = 4 to 9 times; a labeler ranks\nthe answers. A 6B model learns\nto score answers like the ranks.",
+        "about 33k prompts",
+    ),
+    (
+        "Step 3\nreinforcement learning (PPO)",
+        "The policy answers new prompts;\nthe RM scores each answer;\nPPO raises the score, with a KL\npenalty to stay near the SFT model.",
+        "about 31k prompts",
+    ),
 )
 
 
@@ -223,21 +352,61 @@ def rlhf_diagram():
     colours = ["#d0e1f2", "#fde0c5", "#d5efcf"]
     for i, (head, body, size) in enumerate(RLHF_STEPS):
         x = i * (w + gap)
-        ax.add_patch(FancyBboxPatch((x, 0), w, h, boxstyle="round,pad=0.05,rounding_size=0.15",
-                                    facecolor=colours[i], edgecolor="#555"))
+        ax.add_patch(
+            FancyBboxPatch(
+                (x, 0),
+                w,
+                h,
+                boxstyle="round,pad=0.05,rounding_size=0.15",
+                facecolor=colours[i],
+                edgecolor="#555",
+            )
+        )
         ax.text(x + w / 2, h - 0.22, head, ha="center", va="top", fontsize=10, fontweight="bold")
         ax.text(x + w / 2, h / 2 - 0.15, body, ha="center", va="center", fontsize=9)
-        ax.text(x + w / 2, 0.18, size, ha="center", va="bottom", fontsize=10, fontweight="bold", color="#a10000")
+        ax.text(
+            x + w / 2,
+            0.18,
+            size,
+            ha="center",
+            va="bottom",
+            fontsize=10,
+            fontweight="bold",
+            color="#a10000",
+        )
         if i < len(RLHF_STEPS) - 1:
-            ax.add_patch(FancyArrowPatch((x + w + 0.05, h / 2), (x + w + gap - 0.05, h / 2),
-                                         arrowstyle="-|>", mutation_scale=18, color="#333"))
-    ax.annotate("", xy=(1 * (w + gap) + w / 2, -0.1), xytext=(2 * (w + gap) + w / 2, -0.1),
-                arrowprops=dict(arrowstyle="-|>", color="#777", connectionstyle="arc3,rad=-0.25", linestyle="--"))
-    ax.text(1.5 * (w + gap) + w / 2, -0.75, "steps 2 and 3 can be repeated with new comparisons",
-            ha="center", va="top", fontsize=9, color="#555")
+            ax.add_patch(
+                FancyArrowPatch(
+                    (x + w + 0.05, h / 2),
+                    (x + w + gap - 0.05, h / 2),
+                    arrowstyle="-|>",
+                    mutation_scale=18,
+                    color="#333",
+                )
+            )
+    ax.annotate(
+        "",
+        xy=(1 * (w + gap) + w / 2, -0.1),
+        xytext=(2 * (w + gap) + w / 2, -0.1),
+        arrowprops=dict(
+            arrowstyle="-|>", color="#777", connectionstyle="arc3,rad=-0.25", linestyle="--"
+        ),
+    )
+    ax.text(
+        1.5 * (w + gap) + w / 2,
+        -0.75,
+        "steps 2 and 3 can be repeated with new comparisons",
+        ha="center",
+        va="top",
+        fontsize=9,
+        color="#555",
+    )
     ax.set_xlim(-0.2, 3 * w + 2 * gap + 0.2)
     ax.set_ylim(-1.1, h + 0.2)
     ax.axis("off")
-    ax.set_title("How InstructGPT was trained (Ouyang et al. 2022): prompts in each step's training set", fontsize=11)
+    ax.set_title(
+        "How InstructGPT was trained (Ouyang et al. 2022): prompts in each step's training set",
+        fontsize=11,
+    )
     fig.tight_layout()
     return fig

@@ -35,7 +35,10 @@ def _tail(text: str, n: int = 48) -> str:
 
 
 def next_token_figure(
-    trace: GenerationTrace, decode: Callable[[Sequence[int]], str], top: int = 12, which: str = "probs"
+    trace: GenerationTrace,
+    decode: Callable[[Sequence[int]], str],
+    top: int = 12,
+    which: str = "probs",
 ) -> go.Figure:
     """The ``top`` most likely next tokens at each step of ``trace``; slider over the steps.
 
@@ -46,7 +49,9 @@ def next_token_figure(
     probs = getattr(trace, which)  # (steps, V)
     steps = len(trace.tokens)
     if steps == 0:
-        raise ValueError("the trace has no generated tokens; generate at least one (max_new_tokens >= 1).")
+        raise ValueError(
+            "the trace has no generated tokens; generate at least one (max_new_tokens >= 1)."
+        )
     top = min(top, probs.size(-1))
     frames = []
     text = decode(trace.prompt)
@@ -72,15 +77,26 @@ def next_token_figure(
     f0 = frames[0]
     fig = go.Figure(
         go.Bar(
-            x=f0["x"], y=f0["y"], marker_color=f0["color"], text=[f"{v:.2f}" for v in f0["y"]],
-            textposition="outside", hovertemplate="%{x}<br>p = %{y:.3f}<extra></extra>", showlegend=False,
+            x=f0["x"],
+            y=f0["y"],
+            marker_color=f0["color"],
+            text=[f"{v:.2f}" for v in f0["y"]],
+            textposition="outside",
+            hovertemplate="%{x}<br>p = %{y:.3f}<extra></extra>",
+            showlegend=False,
         )
     )
     slider_steps = [
         dict(
-            method="update", label=str(s + 1),
+            method="update",
+            label=str(s + 1),
             args=[
-                {"x": [f["x"]], "y": [f["y"]], "marker.color": [f["color"]], "text": [[f"{v:.2f}" for v in f["y"]]]},
+                {
+                    "x": [f["x"]],
+                    "y": [f["y"]],
+                    "marker.color": [f["color"]],
+                    "text": [[f"{v:.2f}" for v in f["y"]]],
+                },
                 {"title.text": f["title"]},
             ],
         )
@@ -89,10 +105,20 @@ def next_token_figure(
     ymax = max(max(f["y"]) for f in frames)
     fig.update_layout(
         title=dict(text=f0["title"], font=dict(size=14)),
-        xaxis=dict(title="candidate next token (rank. token; ␣ = space, ↵ = new line)", type="category"),
+        xaxis=dict(
+            title="candidate next token (rank. token; ␣ = space, ↵ = new line)", type="category"
+        ),
         yaxis=dict(title="probability", range=[0, min(1.0, ymax) * 1.15]),
-        sliders=[dict(active=0, steps=slider_steps, currentvalue=dict(prefix="generation step "), pad=dict(t=60))],
-        height=470, margin=dict(t=70, b=40),
+        sliders=[
+            dict(
+                active=0,
+                steps=slider_steps,
+                currentvalue=dict(prefix="generation step "),
+                pad=dict(t=60),
+            )
+        ],
+        height=470,
+        margin=dict(t=70, b=40),
     )
     return fig
 
@@ -120,7 +146,13 @@ def sampling_explorer_figure(
     knobs = [
         ("temperature", "T", temperatures, lambda v: sampling_probs(logits, v), 1.0),
         ("top-k", "k", top_ks, lambda v: sampling_probs(logits, 1.0, top_k=v), max(top_ks)),
-        ("top-p", "p", top_ps, lambda v: sampling_probs(logits, 1.0, top_p=v), 0.9 if 0.9 in top_ps else top_ps[-1]),
+        (
+            "top-p",
+            "p",
+            top_ps,
+            lambda v: sampling_probs(logits, 1.0, top_p=v),
+            0.9 if 0.9 in top_ps else top_ps[-1],
+        ),
     ]
 
     def row_title(name, sym, v, p):
@@ -131,23 +163,48 @@ def sampling_explorer_figure(
     sliders = []
     for r, (name, sym, values, fn, start) in enumerate(knobs):
         dists = {v: fn(v) for v in values}
-        fig.add_bar(x=x, y=[round(float(base[i]), 4) for i in ids], marker_color=MODEL_COLOR,
-                    name="model (T = 1, no filter)", showlegend=r == 0, row=r + 1, col=1,
-                    hovertemplate="%{x}: model p = %{y:.3f}<extra></extra>")
-        fig.add_bar(x=x, y=[round(float(dists[start][i]), 4) for i in ids], marker_color=OTHER_COLOR,
-                    name="sampled from", showlegend=r == 0, row=r + 1, col=1,
-                    hovertemplate="%{x}: p = %{y:.3f}<extra></extra>")
+        fig.add_bar(
+            x=x,
+            y=[round(float(base[i]), 4) for i in ids],
+            marker_color=MODEL_COLOR,
+            name="model (T = 1, no filter)",
+            showlegend=r == 0,
+            row=r + 1,
+            col=1,
+            hovertemplate="%{x}: model p = %{y:.3f}<extra></extra>",
+        )
+        fig.add_bar(
+            x=x,
+            y=[round(float(dists[start][i]), 4) for i in ids],
+            marker_color=OTHER_COLOR,
+            name="sampled from",
+            showlegend=r == 0,
+            row=r + 1,
+            col=1,
+            hovertemplate="%{x}: p = %{y:.3f}<extra></extra>",
+        )
         fig.layout.annotations[r].text = row_title(name, sym, start, dists[start])
         trace_index = 2 * r + 1
         y_slider = fig.layout[f"yaxis{r + 1 if r else ''}"].domain[0] - 0.03
         sliders.append(
             dict(
-                active=list(values).index(start), y=y_slider, yanchor="top", len=0.9, x=0.05,
-                currentvalue=dict(prefix=f"{name}: {sym} = ", font=dict(size=12)), pad=dict(t=5, b=0),
+                active=list(values).index(start),
+                y=y_slider,
+                yanchor="top",
+                len=0.9,
+                x=0.05,
+                currentvalue=dict(prefix=f"{name}: {sym} = ", font=dict(size=12)),
+                pad=dict(t=5, b=0),
                 steps=[
-                    dict(method="update", label=f"{v:g}",
-                         args=[{"y": [[round(float(dists[v][i]), 4) for i in ids]]},
-                               {f"annotations[{r}].text": row_title(name, sym, v, dists[v])}, [trace_index]])
+                    dict(
+                        method="update",
+                        label=f"{v:g}",
+                        args=[
+                            {"y": [[round(float(dists[v][i]), 4) for i in ids]]},
+                            {f"annotations[{r}].text": row_title(name, sym, v, dists[v])},
+                            [trace_index],
+                        ],
+                    )
                     for v in values
                 ],
             )
@@ -160,7 +217,12 @@ def sampling_explorer_figure(
     title += f"<br><sup>x axis: the model's {len(ids)} most likely next tokens{where}, most likely first (␣ = space, ↵ = new line)</sup>"
     fig.update_layout(
         # title pinned to the top so that its two lines stay clear of the legend above the first row
-        title=dict(text=title, y=0.985, yanchor="top"), barmode="group", bargap=0.15, sliders=sliders, height=1000,
-        legend=dict(orientation="h", y=1.06, x=1, xanchor="right"), margin=dict(t=110, b=40),
+        title=dict(text=title, y=0.985, yanchor="top"),
+        barmode="group",
+        bargap=0.15,
+        sliders=sliders,
+        height=1000,
+        legend=dict(orientation="h", y=1.06, x=1, xanchor="right"),
+        margin=dict(t=110, b=40),
     )
     return fig

@@ -15,7 +15,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 #: One colour per storage format, the same in every figure of the lesson.
-FORMAT_COLOURS = {"int8 per row": "#8172b3", "Q8_0": "#4c72b0", "Q4_0": "#dd8452", "PyTorch dynamic int8": "#55a868"}
+FORMAT_COLOURS = {
+    "int8 per row": "#8172b3",
+    "Q8_0": "#4c72b0",
+    "Q4_0": "#dd8452",
+    "PyTorch dynamic int8": "#55a868",
+}
 MODEL_COLOURS = {"GPT": "#1f77b4", "LLaMA": "#d62728"}
 
 
@@ -40,8 +45,14 @@ def training_curves(runs: Sequence[dict]):
         secs = [0.0 if s == 0 else run["step_seconds"][s - 1] for s in steps]
         by_step.plot(steps, loss, "o-", color=colour, label=run["label"])
         by_time.plot(secs, loss, "o-", color=colour, label=run["label"])
-    by_step.set(xlabel="optimizer step", ylabel="validation loss (nats per character)", title="Loss against steps")
-    by_time.set(xlabel="wall-clock seconds of training (evaluations excluded)", title="Loss against time")
+    by_step.set(
+        xlabel="optimizer step",
+        ylabel="validation loss (nats per character)",
+        title="Loss against steps",
+    )
+    by_time.set(
+        xlabel="wall-clock seconds of training (evaluations excluded)", title="Loss against time"
+    )
     by_step.legend()
     for ax in (by_step, by_time):
         ax.grid(alpha=0.3)
@@ -52,7 +63,9 @@ def training_curves(runs: Sequence[dict]):
 def block_picture(block: np.ndarray, decoded: dict[str, np.ndarray]):
     """One block of 32 weights (grey bars) and what each format gives back (markers), with the errors below."""
     x = np.arange(len(block))
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]}
+    )
     top.bar(x, block, color="#cccccc", label="float32 weight")
     for i, (name, values) in enumerate(decoded.items()):
         colour = _colour(name, FORMAT_COLOURS, i)
@@ -68,7 +81,9 @@ def block_picture(block: np.ndarray, decoded: dict[str, np.ndarray]):
     return fig
 
 
-def error_histograms(errors: dict[str, dict[str, np.ndarray]], layers: Sequence[str], bins: int = 60):
+def error_histograms(
+    errors: dict[str, dict[str, np.ndarray]], layers: Sequence[str], bins: int = 60
+):
     """``errors[format][layer]``: flattened ``dequantized - original``; one panel per layer of ``layers``."""
     fig, axes = plt.subplots(1, len(layers), figsize=(4 * len(layers), 3.4))
     axes = np.atleast_1d(axes)
@@ -76,7 +91,14 @@ def error_histograms(errors: dict[str, dict[str, np.ndarray]], layers: Sequence[
         span = max(float(np.abs(errors[f][layer]).max()) for f in errors)
         edges = np.linspace(-span, span, bins + 1)
         for i, (fmt, per_layer) in enumerate(errors.items()):
-            ax.hist(per_layer[layer], bins=edges, histtype="step", lw=1.5, color=_colour(fmt, FORMAT_COLOURS, i), label=fmt)
+            ax.hist(
+                per_layer[layer],
+                bins=edges,
+                histtype="step",
+                lw=1.5,
+                color=_colour(fmt, FORMAT_COLOURS, i),
+                label=fmt,
+            )
         ax.set(title=layer, xlabel="dequantized - original weight", yscale="log")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("number of weights (log scale)")
@@ -93,11 +115,20 @@ def layer_errors(relative: dict[str, dict[str, float]]):
     width = 0.8 / len(formats)
     fig, ax = plt.subplots(figsize=(max(8, 0.38 * len(layers)), 3.8))
     for i, fmt in enumerate(formats):
-        ax.bar(x + i * width, [100 * relative[fmt][name] for name in layers], width,
-               color=_colour(fmt, FORMAT_COLOURS, i), label=fmt)
+        ax.bar(
+            x + i * width,
+            [100 * relative[fmt][name] for name in layers],
+            width,
+            color=_colour(fmt, FORMAT_COLOURS, i),
+            label=fmt,
+        )
     ax.set_xticks(x + 0.4 - width / 2, layers, rotation=90, fontsize=7)
     top = max(100 * v for per in relative.values() for v in per.values())
-    ax.set(ylabel="RMS error / RMS weight (%)", title="Quantization error of every linear layer", ylim=(0, 1.3 * top))
+    ax.set(
+        ylabel="RMS error / RMS weight (%)",
+        title="Quantization error of every linear layer",
+        ylim=(0, 1.3 * top),
+    )
     ax.legend(ncol=len(formats), loc="upper left")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
@@ -122,8 +153,12 @@ def memory_bars(rows, laptops_gb: Sequence[int] = (8, 16, 32)):
         ax.text(len(shown) - 0.5, gb, f" {gb} GB laptop", va="bottom", ha="right", fontsize=8)
     ax.set_xticks(x, labels, fontsize=8)
     # log scale from 1 GB, so that a 4 GB bar and a 140 GB bar both read
-    ax.set(ylabel="GB (10^9 bytes, log scale)", yscale="log", ylim=(1, 1.5 * max(weights + kv)),
-           title="Memory to run LLaMA 2 (model and format)")
+    ax.set(
+        ylabel="GB (10^9 bytes, log scale)",
+        yscale="log",
+        ylim=(1, 1.5 * max(weights + kv)),
+        title="Memory to run LLaMA 2 (model and format)",
+    )
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()

@@ -29,9 +29,19 @@ from llmlab import course
 #: The four steps: (number, title, what happens, fill colour).
 STEPS = [
     ("1", "Word embedding", "each token becomes a vector\n(one row of a learned table)", "#dbe9f6"),
-    ("2", "Positional encoding", "add a vector for each position,\nso word order is known", "#e3f1dc"),
+    (
+        "2",
+        "Positional encoding",
+        "add a vector for each position,\nso word order is known",
+        "#e3f1dc",
+    ),
     ("3", "Transformer blocks \u00d7 N", "", "#fbe5cc"),
-    ("4", "Text generation", "probabilities for the next token;\npick one, append it, repeat", "#efdff3"),
+    (
+        "4",
+        "Text generation",
+        "probabilities for the next token;\npick one, append it, repeat",
+        "#efdff3",
+    ),
 ]
 
 _EDGE = "#4a4a4a"
@@ -49,8 +59,14 @@ def lesson_for_step(number: str) -> course.Lesson | None:
 
 def _box(ax, x, y, w, h, color, lw=1.4, radius=0.12, **kw):
     patch = FancyBboxPatch(
-        (x, y), w, h, boxstyle=f"round,pad=0,rounding_size={radius}", linewidth=lw,
-        edgecolor=_EDGE, facecolor=color, **kw,
+        (x, y),
+        w,
+        h,
+        boxstyle=f"round,pad=0,rounding_size={radius}",
+        linewidth=lw,
+        edgecolor=_EDGE,
+        facecolor=color,
+        **kw,
     )
     ax.add_patch(patch)
     return patch
@@ -58,8 +74,17 @@ def _box(ax, x, y, w, h, color, lw=1.4, radius=0.12, **kw):
 
 def _arrow(ax, start, end, text=None, rad=0.0, offset=(0, 0.13), color=_EDGE, style="-|>", lw=1.6):
     ax.add_patch(
-        FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=14, linewidth=lw, color=color,
-                        connectionstyle=f"arc3,rad={rad}", shrinkA=0, shrinkB=0)
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=14,
+            linewidth=lw,
+            color=color,
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=0,
+            shrinkB=0,
+        )
     )
     if text:
         mid = ((start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1])
@@ -77,39 +102,92 @@ def draw_pipeline(prompt: str = "The cat sat", next_token: str = " on") -> Figur
     ax.set_ylim(0, 3.45)
     ax.set_axis_off()
     fig.subplots_adjust(left=0.0, right=1.0, top=0.873, bottom=0.0)
-    fig.suptitle("A transformer language model, in the four steps this course follows",
-                 fontsize=13, fontweight="bold", color=_TEXT, y=0.955)
+    fig.suptitle(
+        "A transformer language model, in the four steps this course follows",
+        fontsize=13,
+        fontweight="bold",
+        color=_TEXT,
+        y=0.955,
+    )
 
     y0, h = 1.32, 1.95  # the row of boxes
     # Input text.
     _box(ax, 0.10, y0 + 0.45, 1.25, 1.05, "#f2f2f2", lw=1.0)
     ax.text(0.725, y0 + 1.22, "input text", ha="center", va="center", fontsize=9, color="#555555")
-    ax.text(0.725, y0 + 0.80, f"\u201c{prompt}\u201d", ha="center", va="center", fontsize=10.5, color=_TEXT)
+    ax.text(
+        0.725,
+        y0 + 0.80,
+        f"\u201c{prompt}\u201d",
+        ha="center",
+        va="center",
+        fontsize=10.5,
+        color=_TEXT,
+    )
 
     # The four steps.
     xs = [1.95, 4.60, 7.25, 10.30]
     widths = [2.30, 2.30, 2.70, 2.30]
     for (number, title, what, color), x, w in zip(STEPS, xs, widths, strict=True):
         _box(ax, x, y0, w, h, color)
-        ax.text(x + w / 2, y0 + h - 0.28, f"{number}. {title}", ha="center", va="center",
-                fontsize=11, fontweight="bold", color=_TEXT)
+        ax.text(
+            x + w / 2,
+            y0 + h - 0.28,
+            f"{number}. {title}",
+            ha="center",
+            va="center",
+            fontsize=11,
+            fontweight="bold",
+            color=_TEXT,
+        )
         if what:
-            ax.text(x + w / 2, y0 + h / 2 - 0.12, what, ha="center", va="center", fontsize=9, color=_TEXT,
-                    linespacing=1.35)
+            ax.text(
+                x + w / 2,
+                y0 + h / 2 - 0.12,
+                what,
+                ha="center",
+                va="center",
+                fontsize=9,
+                color=_TEXT,
+                linespacing=1.35,
+            )
         item = lesson_for_step(number)
         label = f"Lesson {item.stem[:2]}\n{item.title}" if item else "(no lesson yet)"
-        ax.text(x + w / 2, y0 - 0.12, label, ha="center", va="top", fontsize=8.8, color="#333333",
-                linespacing=1.3)
+        ax.text(
+            x + w / 2,
+            y0 - 0.12,
+            label,
+            ha="center",
+            va="top",
+            fontsize=8.8,
+            color="#333333",
+            linespacing=1.3,
+        )
 
     # Inside step 3: self-attention and feed-forward, repeated N times.
     x3, w3 = xs[2], widths[2]
     inner_w, inner_h = w3 - 0.5, 0.52
     _box(ax, x3 + 0.25, y0 + 0.90, inner_w, inner_h, "#ffffff", lw=1.0, radius=0.08)
-    ax.text(x3 + w3 / 2, y0 + 0.90 + inner_h / 2, "self-attention\n(each token looks at earlier ones)",
-            ha="center", va="center", fontsize=8.6, color=_TEXT, linespacing=1.2)
+    ax.text(
+        x3 + w3 / 2,
+        y0 + 0.90 + inner_h / 2,
+        "self-attention\n(each token looks at earlier ones)",
+        ha="center",
+        va="center",
+        fontsize=8.6,
+        color=_TEXT,
+        linespacing=1.2,
+    )
     _box(ax, x3 + 0.25, y0 + 0.18, inner_w, inner_h, "#ffffff", lw=1.0, radius=0.08)
-    ax.text(x3 + w3 / 2, y0 + 0.18 + inner_h / 2, "feed-forward network\n(each token on its own)",
-            ha="center", va="center", fontsize=8.6, color=_TEXT, linespacing=1.2)
+    ax.text(
+        x3 + w3 / 2,
+        y0 + 0.18 + inner_h / 2,
+        "feed-forward network\n(each token on its own)",
+        ha="center",
+        va="center",
+        fontsize=8.6,
+        color=_TEXT,
+        linespacing=1.2,
+    )
     _arrow(ax, (x3 + w3 / 2, y0 + 0.90), (x3 + w3 / 2, y0 + 0.18 + inner_h), lw=1.1)
 
     # Arrows between the steps.
@@ -121,15 +199,37 @@ def draw_pipeline(prompt: str = "The cat sat", next_token: str = " on") -> Figur
 
     # Output, and the loop back to the input: autoregression.
     x4, w4 = xs[3], widths[3]
-    ax.text(x4 + w4 / 2, y0 + 0.30, f"\u201c{prompt}\u201d + \u201c{next_token}\u201d",
-            ha="center", va="center", fontsize=10, color=_TEXT,
-            bbox=dict(boxstyle="round,pad=0.25", facecolor="#ffffff", edgecolor="#999999", linewidth=0.8))
+    ax.text(
+        x4 + w4 / 2,
+        y0 + 0.30,
+        f"\u201c{prompt}\u201d + \u201c{next_token}\u201d",
+        ha="center",
+        va="center",
+        fontsize=10,
+        color=_TEXT,
+        bbox=dict(
+            boxstyle="round,pad=0.25", facecolor="#ffffff", edgecolor="#999999", linewidth=0.8
+        ),
+    )
     loop_y, right = 0.50, 12.80
-    ax.plot([x4 + w4, right, right, 0.725], [y0 + 0.55, y0 + 0.55, loop_y, loop_y],
-            color=_LOOP, linewidth=1.4, solid_capstyle="butt")
+    ax.plot(
+        [x4 + w4, right, right, 0.725],
+        [y0 + 0.55, y0 + 0.55, loop_y, loop_y],
+        color=_LOOP,
+        linewidth=1.4,
+        solid_capstyle="butt",
+    )
     _arrow(ax, (0.725, loop_y), (0.725, y0 + 0.45), color=_LOOP, lw=1.4)
-    ax.text(6.4, loop_y - 0.25, "autoregression: append the chosen token to the input and run the model again",
-            ha="center", va="center", fontsize=9.5, color=_LOOP, style="italic")
+    ax.text(
+        6.4,
+        loop_y - 0.25,
+        "autoregression: append the chosen token to the input and run the model again",
+        ha="center",
+        va="center",
+        fontsize=9.5,
+        color=_LOOP,
+        style="italic",
+    )
     return fig
 
 
@@ -144,7 +244,11 @@ def save_pipeline(path: str | Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    target = Path(argv[0]) if argv else Path(__file__).resolve().parents[3] / "images" / "transformer_pipeline.png"
+    target = (
+        Path(argv[0])
+        if argv
+        else Path(__file__).resolve().parents[3] / "images" / "transformer_pipeline.png"
+    )
     save_pipeline(target)
     print(f"wrote {target.name}")
     return 0

@@ -37,7 +37,9 @@ def _np(x) -> np.ndarray:
 
 def _check_2d(x: np.ndarray, what: str) -> None:
     if x.ndim != 2:
-        raise ValueError(f"{what} must be a 2-D (positions, dimensions) matrix, got shape {x.shape}.")
+        raise ValueError(
+            f"{what} must be a 2-D (positions, dimensions) matrix, got shape {x.shape}."
+        )
 
 
 def _axes(ax, figsize=(7.0, 4.0)):
@@ -49,7 +51,9 @@ def _axes(ax, figsize=(7.0, 4.0)):
 def _symmetric_image(ax, z: np.ndarray, bound: float | None = None, colorbar_label: str = "value"):
     bound = float(np.abs(z).max()) if bound is None else bound
     bound = bound or 1.0
-    im = ax.imshow(z, cmap=DIVERGING_CMAP, vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest")
+    im = ax.imshow(
+        z, cmap=DIVERGING_CMAP, vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest"
+    )
     ax.grid(False)
     ax.figure.colorbar(im, ax=ax, label=colorbar_label, fraction=0.05)
     return im
@@ -90,7 +94,9 @@ def dimension_lines(pe, dims: Sequence[int], ax=None, title: str = "A few dimens
     _check_2d(z, "pe")
     bad = [d for d in dims if not 0 <= d < z.shape[1]]
     if bad:
-        raise ValueError(f"dims {bad} are outside 0..{z.shape[1] - 1} (the table has {z.shape[1]} dimensions).")
+        raise ValueError(
+            f"dims {bad} are outside 0..{z.shape[1] - 1} (the table has {z.shape[1]} dimensions)."
+        )
     fig, ax = _axes(ax)
     for d in dims:
         kind = "sin" if d % 2 == 0 else "cos"
@@ -111,7 +117,12 @@ def wavelength_plot(d_model: int, base: float = 10000.0, ax=None):
     ax.axhline(2 * np.pi, ls="--", c="gray")
     ax.axhline(base * 2 * np.pi, ls="--", c="gray")
     ax.text(len(w) * 0.45, 2 * np.pi * 1.3, "2π ≈ 6.28", color="gray")
-    ax.text(len(w) * 0.45, base * 2 * np.pi * 0.45, f"{base:g}·2π ≈ {base * 2 * np.pi:,.0f}", color="gray")
+    ax.text(
+        len(w) * 0.45,
+        base * 2 * np.pi * 0.45,
+        f"{base:g}·2π ≈ {base * 2 * np.pi:,.0f}",
+        color="gray",
+    )
     ax.set(
         title=f"Wavelength of each pair of dimensions (d_model = {d_model})",
         xlabel="pair index i (dimensions 2i and 2i+1)",
@@ -142,16 +153,26 @@ def interactive_sinusoidal(
     d0, n0 = d_models[len(d_models) // 2], position_counts[-1]
 
     def heatmap(d: int) -> go.Heatmap:
-        return go.Heatmap(z=tables[d], colorscale=SCORE_COLORSCALE, zmin=-1, zmax=1, hovertemplate=hover,
-                          colorbar=dict(title="PE", len=0.75))
+        return go.Heatmap(
+            z=tables[d],
+            colorscale=SCORE_COLORSCALE,
+            zmin=-1,
+            zmax=1,
+            hovertemplate=hover,
+            colorbar=dict(title="PE", len=0.75),
+        )
 
     frames = [
-        go.Frame(name=f"d_model={d}", data=[heatmap(d)], layout=dict(xaxis=dict(range=[-0.5, d - 0.5])))
+        go.Frame(
+            name=f"d_model={d}", data=[heatmap(d)], layout=dict(xaxis=dict(range=[-0.5, d - 0.5]))
+        )
         for d in d_models
     ]
     fig = go.Figure(heatmap(d0), frames=frames)
     jump = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
-    d_steps = [dict(label=str(d), method="animate", args=[[f"d_model={d}"], jump]) for d in d_models]
+    d_steps = [
+        dict(label=str(d), method="animate", args=[[f"d_model={d}"], jump]) for d in d_models
+    ]
     n_steps = [
         dict(label=str(n), method="relayout", args=[{"yaxis.range": [n - 0.5, -0.5]}])
         for n in position_counts
@@ -160,19 +181,39 @@ def interactive_sinusoidal(
         title=f"Sinusoidal position encoding (base {base:g}): move the sliders",
         xaxis=dict(title="dimension (2i = sin, 2i+1 = cos)", range=[-0.5, d0 - 0.5]),
         yaxis=dict(title="position (pos)", range=[n0 - 0.5, -0.5]),
-        height=height, width=760, margin=dict(t=60, b=170),
+        height=height,
+        width=760,
+        margin=dict(t=60, b=170),
         sliders=[
-            dict(active=d_models.index(d0), steps=d_steps, currentvalue=dict(prefix="d_model = "),
-                 x=0.0, len=0.45, y=-0.18, pad=dict(t=30)),
-            dict(active=position_counts.index(n0), steps=n_steps,
-                 currentvalue=dict(prefix="positions shown = "), x=0.55, len=0.45, y=-0.18, pad=dict(t=30)),
+            dict(
+                active=d_models.index(d0),
+                steps=d_steps,
+                currentvalue=dict(prefix="d_model = "),
+                x=0.0,
+                len=0.45,
+                y=-0.18,
+                pad=dict(t=30),
+            ),
+            dict(
+                active=position_counts.index(n0),
+                steps=n_steps,
+                currentvalue=dict(prefix="positions shown = "),
+                x=0.55,
+                len=0.45,
+                y=-0.18,
+                pad=dict(t=30),
+            ),
         ],
     )
     return fig
 
 
 def similarity_heatmap(
-    sim, ax=None, title: str = "Dot product PE(m) · PE(n)", label: str = "dot product", bound: float | None = None,
+    sim,
+    ax=None,
+    title: str = "Dot product PE(m) · PE(n)",
+    label: str = "dot product",
+    bound: float | None = None,
 ):
     """A position-by-position matrix (dot products or cosines), diverging colours centred on 0."""
     z = _np(sim)
@@ -208,18 +249,26 @@ def learned_vs_sinusoidal(learned, sinusoidal_table=None, base: float = 10000.0)
     learned = _np(learned)
     _check_2d(learned, "learned")
     n, d = learned.shape
-    sin = positional.sinusoidal(n, d, base).numpy() if sinusoidal_table is None else _np(sinusoidal_table)
+    sin = (
+        positional.sinusoidal(n, d, base).numpy()
+        if sinusoidal_table is None
+        else _np(sinusoidal_table)
+    )
     fig, axes = plt.subplots(2, 2, figsize=(9, 7.6), layout="constrained")
     for col, (table, name) in enumerate([(learned, "learned (mini GPT)"), (sin, "sinusoidal")]):
         sim = positional.position_similarity(torch.from_numpy(table).float(), cosine=True)
-        similarity_heatmap(sim, ax=axes[0, col], title=f"Cosine similarity, {name}", label="cosine", bound=1.0)
+        similarity_heatmap(
+            sim, ax=axes[0, col], title=f"Cosine similarity, {name}", label="cosine", bound=1.0
+        )
         sc = _pca_path(axes[1, col], table, f"PCA of the position vectors, {name}")
     fig.colorbar(sc, ax=axes[1, :], label="position", fraction=0.03)
     fig.suptitle(f"{n} positions x {d} dimensions")
     return fig
 
 
-def rope_2d(vector=(1.0, 0.3), positions: Sequence[int] = (0, 1, 2, 3, 4, 5), theta: float = 0.5, ax=None):
+def rope_2d(
+    vector=(1.0, 0.3), positions: Sequence[int] = (0, 1, 2, 3, 4, 5), theta: float = 0.5, ax=None
+):
     """One pair of dimensions ``(a, b)`` rotated by ``m·θ`` at each position ``m`` (RoPE in 2-D).
 
     Arrows start at the origin; each is the same vector turned by a further ``θ`` radians,
@@ -227,7 +276,9 @@ def rope_2d(vector=(1.0, 0.3), positions: Sequence[int] = (0, 1, 2, 3, 4, 5), th
     """
     v = torch.tensor(vector, dtype=torch.float64)
     if v.shape != (2,):
-        raise ValueError(f"vector must have 2 numbers (one pair of dimensions), got {tuple(v.shape)}.")
+        raise ValueError(
+            f"vector must have 2 numbers (one pair of dimensions), got {tuple(v.shape)}."
+        )
     pos = torch.tensor(list(positions))
     # a head of 2 dimensions has one pair with theta_0 = base^0 = 1 rad, so pass m·theta as the position
     rotated = positional.apply_rope(v.expand(len(pos), 2).clone(), pos.double() * theta).numpy()
@@ -237,35 +288,50 @@ def rope_2d(vector=(1.0, 0.3), positions: Sequence[int] = (0, 1, 2, 3, 4, 5), th
     t = np.linspace(0, 2 * np.pi, 200)
     ax.plot(r * np.cos(t), r * np.sin(t), c="lightgray", lw=0.8)
     for m, (x, y), c in zip(pos.tolist(), rotated, colors, strict=True):
-        ax.annotate("", xy=(x, y), xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color=c, lw=1.8))
+        ax.annotate(
+            "", xy=(x, y), xytext=(0, 0), arrowprops=dict(arrowstyle="-|>", color=c, lw=1.8)
+        )
         ax.text(1.12 * x, 1.12 * y, f"m={m}", color=c, ha="center", va="center", fontsize=9)
     lim = 1.35 * r
     ax.set(
-        xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal",
+        xlim=(-lim, lim),
+        ylim=(-lim, lim),
+        aspect="equal",
         title=f"RoPE on one pair: rotate by m·θ (θ = {theta:g} rad)",
-        xlabel="dimension 2i", ylabel="dimension 2i+1",
+        xlabel="dimension 2i",
+        ylabel="dimension 2i+1",
     )
     return fig
 
 
-def embedding_sum(tokens_vecs, pos_vecs, tokens: Sequence[str], titles=("token embedding", "position", "sum")):
+def embedding_sum(
+    tokens_vecs, pos_vecs, tokens: Sequence[str], titles=("token embedding", "position", "sum")
+):
     """Three heatmaps side by side: token vectors, position vectors and their sum ``(T, d)``.
 
     All three share one symmetric colour scale, so their sizes compare by eye.
     """
     a, b = _np(tokens_vecs), _np(pos_vecs)
     if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"token and position vectors must both be (T, d), got {a.shape} and {b.shape}.")
+        raise ValueError(
+            f"token and position vectors must both be (T, d), got {a.shape} and {b.shape}."
+        )
     if len(tokens) != a.shape[0]:
         raise ValueError(f"{len(tokens)} token labels for {a.shape[0]} rows.")
     mats = [a, b, a + b]
     bound = max(float(np.abs(m).max()) for m in mats)
-    fig, axes = plt.subplots(1, 3, figsize=(12, 0.22 * a.shape[0] + 2.2), layout="constrained", sharey=True)
+    fig, axes = plt.subplots(
+        1, 3, figsize=(12, 0.22 * a.shape[0] + 2.2), layout="constrained", sharey=True
+    )
     for ax, m, title in zip(axes, mats, titles, strict=True):
-        im = ax.imshow(m, cmap=DIVERGING_CMAP, vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest")
+        im = ax.imshow(
+            m, cmap=DIVERGING_CMAP, vmin=-bound, vmax=bound, aspect="auto", interpolation="nearest"
+        )
         ax.grid(False)
         ax.set(title=title, xlabel="dimension")
-    axes[0].set_yticks(range(len(tokens)), [f"{display_token(t)} @{p}" for p, t in enumerate(tokens)])
+    axes[0].set_yticks(
+        range(len(tokens)), [f"{display_token(t)} @{p}" for p, t in enumerate(tokens)]
+    )
     axes[0].set_ylabel("token @ position")
     fig.colorbar(im, ax=axes, label="value", fraction=0.03)
     return fig

@@ -19,7 +19,9 @@ import torch
 def softmax_with_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``softmax(logits / temperature)`` over the last dimension; logits ``(..., V)`` -> probabilities ``(..., V)``."""
     if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}; use a small value like 0.1 for near-greedy")
+        raise ValueError(
+            f"temperature must be > 0, got {temperature}; use a small value like 0.1 for near-greedy"
+        )
     return torch.softmax(logits / temperature, dim=-1)
 
 
@@ -42,13 +44,21 @@ def temperature_figure(
     for i, t in enumerate(temperatures):
         probs = softmax_with_temperature(scores, t)  # (V,)
         fig.add_bar(
-            x=list(words), y=[round(p, 4) for p in probs.tolist()], visible=(i == start), name=f"T = {t:g}",
-            text=[f"{p:.2f}" for p in probs.tolist()], textposition="outside", marker_color="#7b4f9e",
+            x=list(words),
+            y=[round(p, 4) for p in probs.tolist()],
+            visible=(i == start),
+            name=f"T = {t:g}",
+            text=[f"{p:.2f}" for p in probs.tolist()],
+            textposition="outside",
+            marker_color="#7b4f9e",
             hovertemplate="%{x}: %{y:.3f}<extra>T = " + f"{t:g}" + "</extra>",
         )
     steps = [
-        dict(method="update", label=f"{t:g}",
-             args=[{"visible": [j == i for j in range(len(temperatures))]}])
+        dict(
+            method="update",
+            label=f"{t:g}",
+            args=[{"visible": [j == i for j in range(len(temperatures))]}],
+        )
         for i, t in enumerate(temperatures)
     ]
     title = "Next-token probabilities: softmax(logits / T)"
@@ -58,7 +68,14 @@ def temperature_figure(
         title=title,
         xaxis_title="candidate next token",
         yaxis=dict(title="probability", range=[0, 1.08]),
-        sliders=[dict(active=start, currentvalue=dict(prefix="temperature T = "), pad=dict(t=50), steps=steps)],
+        sliders=[
+            dict(
+                active=start,
+                currentvalue=dict(prefix="temperature T = "),
+                pad=dict(t=50),
+                steps=steps,
+            )
+        ],
         showlegend=False,
         height=430,
         width=720,
