@@ -1,6 +1,7 @@
 """The model explorer in a real JupyterLab, in headless Chromium: type a prompt, see the figure change.
 
-The test writes a small notebook into a temporary folder, starts ``jupyter lab`` on a free local
+The test writes a small notebook into a temporary folder (a setup cell, then lesson 00's own
+explorer cell), starts ``jupyter lab`` on a free local
 port with a random token (no browser of its own, no update or news checks: nothing leaves the
 machine), opens the notebook in Debian's Chromium through Playwright (PyPI's package, with the
 system browser: no browser download), runs all cells, waits for the explorer's controls and its
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -38,14 +40,20 @@ ARGS = [
 ]
 NEW_PROMPT = "Hello from the browser"
 
+LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"
+#: The explorer cell is lesson 00's own (its "first taste"), run after a minimal setup.
+EXPLORER_CELL = next(
+    "".join(c["source"])
+    for c in json.loads(LESSON.read_text(encoding="utf-8"))["cells"]
+    if c.get("id") == "widgets-00-explorer-code"
+)
+DEFAULT_PROMPT = re.search(r'prompt="([^"]*)"', EXPLORER_CELL).group(1)
 CELLS = [
     "import plotly.io as pio\n"
     "import torch\n"
-    "from llmlab import training, widgets\n"
     "pio.renderers.default = 'plotly_mimetype'  # drawn by JupyterLab's plotly extension, no CDN\n"
     "torch.set_num_threads(1)",
-    "ckpt = training.load_course_model()\n"
-    "widgets.model_explorer(ckpt.model, ckpt.tokenizer, prompt='The history of the c')",
+    EXPLORER_CELL,
 ]
 
 
@@ -165,8 +173,8 @@ def test_typing_a_prompt_updates_the_explorer_figure(jupyterlab, tmp_path):
             figures = page.locator(".jp-Notebook .js-plotly-plot")
             expect(prompt).to_be_visible()
             expect(figures.first).to_contain_text(
-                "“The history of the c” (20 tokens)"
-            )  # the default input
+                f"“{DEFAULT_PROMPT}” ({len(DEFAULT_PROMPT)} tokens)"
+            )  # lesson 00's default input
             prompt.fill(NEW_PROMPT)
             prompt.press("Enter")
             # the live figure, drawn under the controls, shows the new prompt; the first one stays
