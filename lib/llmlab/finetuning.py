@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from llmlab.errors import UsageError, check_int
+from llmlab.gpt import IGNORE_INDEX  # the GPT's loss skips targets equal to this
 
 # ---------------------------------------------------------------- the template
 INSTRUCTION_HEADER = "### Instruction:\n"
@@ -254,7 +255,6 @@ def make_instruction_data(
 
 
 # ---------------------------------------------------------------- targets and batches
-IGNORE_INDEX = -100  # the GPT's loss skips targets equal to this (F.cross_entropy ignore_index)
 
 
 def encode_example(example: Example, tokenizer) -> tuple[list[int], int]:

@@ -32,6 +32,10 @@ from torch import nn
 from llmlab.attention import KVCache, MultiHeadAttention
 from llmlab.errors import UsageError, check_int, check_real
 
+#: A target equal to this is left out of the loss (``F.cross_entropy``'s ``ignore_index``): the
+#: prompt of a fine-tuning example, the unmasked positions of masked-LM training, padding.
+IGNORE_INDEX = -100
+
 
 @dataclass
 class GPTConfig:
@@ -226,11 +230,11 @@ class GPT(nn.Module):
         if targets is not None:
             try:
                 loss = F.cross_entropy(
-                    logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
+                    logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
                 )
             except (IndexError, RuntimeError):  # only a bad target gets here (shapes are checked)
                 raise UsageError(
-                    f"targets must be token ids in 0 .. {self.config.vocab_size - 1}, or -100 to leave a "
+                    f"targets must be token ids in 0 .. {self.config.vocab_size - 1}, or {IGNORE_INDEX} to leave a "
                     f"position out of the loss; got min {int(targets.min())}, max {int(targets.max())}."
                 ) from None
         return logits, loss

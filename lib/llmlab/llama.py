@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmlab.attention import KVCache, MultiHeadAttention
+from llmlab.gpt import IGNORE_INDEX
 from llmlab.positional import apply_rope
 
 #: ``LlamaConfig.arch`` written into checkpoints, so that a loader knows what it holds.
@@ -242,7 +243,7 @@ class Llama(nn.Module):
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=-100
+                logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
             )
         return logits, loss
 

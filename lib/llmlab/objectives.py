@@ -40,8 +40,7 @@ from typing import NamedTuple
 
 import torch
 
-#: Target value meaning "no prediction here" (skipped by the loss).
-IGNORE_INDEX = -100
+from llmlab.gpt import IGNORE_INDEX  # "no prediction here": skipped by the loss
 
 #: BERT's masking rates (Devlin et al. 2018, section 3.1).
 MLM_PROBABILITY = 0.15
