@@ -24,6 +24,8 @@ DEV = {"jupyterlab", "nbval", "pytest", "pytest-xdist", "nbconvert", "ruff"}
 CONDA_TO_PYPI = {"pytorch": "torch", "pytorch-cpu": "torch", "matplotlib-base": "matplotlib"}
 #: What environment.yml may list beyond the runtime dependencies.
 CONDA_PLUMBING = {"python", "pip"}
+#: Installed by pip in environment.yml: lesson 07's llama.cpp library (it depends on numpy, pyyaml, requests and tqdm: no torch).
+PIP_ONLY = {"gguf"}
 
 
 def _pyproject() -> dict:
@@ -115,5 +117,15 @@ def test_environment_installs_the_course_itself_with_pip():
     lines = [line.strip() for line in pip_sections[0]]
     # A local path: repo2docker then builds the environment after copying the repository.
     assert any(line in (".", "-e .", "--editable .", "-e ./", "./") for line in lines), lines
-    # Everything else comes from conda-forge, so pip does not pull a CUDA build of torch.
-    assert all(line.startswith((".", "-e", "--editable")) for line in lines), lines
+    # Everything else comes from conda-forge, so pip does not pull a CUDA build of torch; the
+    # only exceptions are PIP_ONLY's torch-free packages, with the spec of pyproject's dev extra.
+    dev = {
+        Requirement(r).name.lower(): Requirement(r)
+        for r in _pyproject()["project"]["optional-dependencies"]["dev"]
+    }
+    for line in lines:
+        if line.startswith((".", "-e", "--editable")):
+            continue
+        req = Requirement(line)
+        assert req.name.lower() in PIP_ONLY, f"{line}: from pip, not conda-forge"
+        assert req.specifier == dev[req.name.lower()].specifier, f"{line} vs pyproject's dev extra"
