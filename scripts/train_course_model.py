@@ -185,15 +185,8 @@ def main(argv=None) -> None:
         "wall_note": args.wall_note,
         **model_card.machine(args.threads),
     }
-    training.save_checkpoint(out, model, tok, meta, overwrite=True)  # checked before training
-    meta.update(
-        model_card.file_facts(out / training.WEIGHTS_FILE)
-    )  # the tensors' hash: stable across saves
     meta["model"] = model.config.to_dict()
-    card = card_text(meta, args.placeholder)
-    training.save_checkpoint(
-        out, model, tok, meta, overwrite=True, files={"MODEL_CARD.md": card}
-    )  # now with the file facts
+    model_card.save_recorded_run(out, model, tok, meta, lambda m: card_text(m, args.placeholder))
     print(result.summary())
 
 

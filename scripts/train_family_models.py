@@ -14,7 +14,6 @@ the same machine, thread count and torch version; an existing folder is only rep
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -143,20 +142,8 @@ def main(argv: list[str] | None = None) -> None:
             **model_card.machine(args.threads),
         }
         out = outs[name]
-        training.save_checkpoint(
-            out, model, tok, meta, overwrite=True
-        )  # the folder was checked before training
-        meta.update(model_card.file_facts(out / training.WEIGHTS_FILE))
-        training.save_checkpoint(
-            out,
-            model,
-            tok,
-            meta,
-            overwrite=True,
-            files={  # again, now with the file facts
-                model_card.MODEL_CARD: card(name, meta),
-                model_card.TRAIN_LOG: json.dumps(model_card.train_log(result), indent=1) + "\n",
-            },
+        model_card.save_recorded_run(
+            out, model, tok, meta, lambda m, name=name: card(name, m), result
         )
         print(f"{name}: {result.summary()} -> {out}", flush=True)
 

@@ -18,7 +18,6 @@ SHA-256 checks a rebuild.  An existing folder is only replaced with ``--overwrit
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -161,20 +160,8 @@ def build(
         model_card.write_json_atomic(out / model_card.TRAIN_LOG, model_card.train_log(result))
         model_card.write_atomic(out / model_card.MODEL_CARD, card(name, meta))
     else:
-        training.save_checkpoint(
-            out, model, tok, meta, overwrite=True
-        )  # the folder was checked before training
-        meta.update(model_card.file_facts(out / training.WEIGHTS_FILE))
-        training.save_checkpoint(
-            out,
-            model,
-            tok,
-            meta,
-            overwrite=True,
-            files={  # again, now with the file facts
-                model_card.MODEL_CARD: card(name, meta),
-                model_card.TRAIN_LOG: json.dumps(model_card.train_log(result), indent=1) + "\n",
-            },
+        model_card.save_recorded_run(
+            out, model, tok, meta, lambda m, name=name: card(name, m), result
         )
     print(f"{name}: {result.summary()} -> {out}", flush=True)
     return meta

@@ -123,6 +123,23 @@ def read_train_log(directory) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def save_recorded_run(out, model, tokenizer, meta: dict, card, result=None) -> Path:
+    """Save a script's checkpoint with its model card (and ``train_log.json`` when ``result`` is given).
+
+    Saved twice: the first save writes the weights, whose tensor hash (:func:`file_facts`) then
+    goes into ``meta`` and the card (``card(meta) -> str``) of the second.  ``out`` was checked
+    before training (``llmlab.training.prepare_output_dir``), so replacing it here is intended.
+    """
+    from llmlab.training import WEIGHTS_FILE, save_checkpoint
+
+    save_checkpoint(out, model, tokenizer, meta, overwrite=True)
+    meta.update(file_facts(Path(out) / WEIGHTS_FILE))
+    files = {MODEL_CARD: card(meta)}
+    if result is not None:
+        files[TRAIN_LOG] = json.dumps(train_log(result), indent=1) + "\n"
+    return save_checkpoint(out, model, tokenizer, meta, overwrite=True, files=files)
+
+
 def write_atomic(path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary file, so a crash never leaves half a file."""
     path = Path(path)
