@@ -101,20 +101,30 @@ def copy_into_torch_mha(ours: MultiHeadAttention) -> torch.nn.MultiheadAttention
 
 
 @pytest.mark.parametrize("causal", [True, False])
-@pytest.mark.parametrize("need_weights", [True, False])
-def test_mha_matches_torch_multihead_attention(causal, need_weights):
+def test_mha_matches_torch_multihead_attention(causal):
     mha = MultiHeadAttention(32, 4, causal=causal).eval()
     ref = copy_into_torch_mha(mha)
     x = torch.randn(2, 6, 32)
-    y, w = mha(x, need_weights=need_weights)
+    y = mha(x)
+    w = mha.attention_weights(x)
     attn_mask = ~causal_mask(6) if causal else None  # torch: True = NOT allowed
     y_ref, w_ref = ref(x, x, x, attn_mask=attn_mask, need_weights=True, average_attn_weights=False)
     torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
-    if need_weights:
-        assert w.shape == (2, 4, 6, 6)
-        torch.testing.assert_close(w, w_ref, atol=1e-5, rtol=1e-5)
-    else:
-        assert w is None
+    assert w.shape == (2, 4, 6, 6)
+    torch.testing.assert_close(w, w_ref, atol=1e-5, rtol=1e-5)
+
+
+def test_fused_forward_equals_the_explicit_math():
+    """forward (PyTorch's kernel) = out_proj(attention_weights @ values), head by head."""
+    mha = MultiHeadAttention(16, 4, n_kv_heads=2).eval()
+    x = torch.randn(2, 5, 16)
+    keep = padding_mask(torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]]))
+    for mask in (None, keep):
+        w = mha.attention_weights(x, mask)  # (B, nh, T, T)
+        _, _, v = mha.heads(x)  # (B, nkv, T, hs)
+        v = v.repeat_interleave(2, dim=1)  # each value head serves 2 query heads
+        by_hand = mha.out_proj((w @ v).transpose(1, 2).reshape(2, 5, 16))
+        torch.testing.assert_close(mha(x, mask=mask), by_hand, atol=1e-5, rtol=1e-5)
 
 
 def test_mha_with_padding_mask_matches_torch():
@@ -122,11 +132,18 @@ def test_mha_with_padding_mask_matches_torch():
     ref = copy_into_torch_mha(mha)
     x = torch.randn(2, 5, 16)
     keep = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
-    y_fast, _ = mha(x, mask=padding_mask(keep))
-    y_math, _ = mha(x, mask=padding_mask(keep), need_weights=True)
-    y_ref, _ = ref(x, x, x, attn_mask=~causal_mask(5), key_padding_mask=keep == 0)
-    torch.testing.assert_close(y_fast, y_ref, atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(y_math, y_ref, atol=1e-5, rtol=1e-5)
+    y = mha(x, mask=padding_mask(keep))
+    w = mha.attention_weights(x, mask=padding_mask(keep))
+    y_ref, w_ref = ref(
+        x,
+        x,
+        x,
+        attn_mask=~causal_mask(5),
+        key_padding_mask=keep == 0,
+        average_attn_weights=False,
+    )
+    torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(w, w_ref, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("n_kv_heads", [4, 2, 1])
@@ -150,9 +167,9 @@ def test_grouped_query_attention_equals_mha_with_shared_heads(n_kv_heads):
             getattr(full, name).weight.copy_(w)
             getattr(full, name).bias.copy_(b)
     x = torch.randn(2, 6, 32)
-    torch.testing.assert_close(gqa(x)[0], full(x)[0], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(gqa(x), full(x), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(
-        gqa(x, need_weights=True)[1], full(x, need_weights=True)[1], atol=1e-5, rtol=1e-5
+        gqa.attention_weights(x), full.attention_weights(x), atol=1e-5, rtol=1e-5
     )
 
 
@@ -167,16 +184,15 @@ def test_bad_head_counts_raise_clear_errors():
 def test_kv_cache_incremental_equals_full(n_kv_heads):
     mha = MultiHeadAttention(32, 4, n_kv_heads=n_kv_heads).eval()
     x = torch.randn(2, 7, 32)
-    full, _ = mha(x)
+    full = mha(x)
     cache = KVCache()
-    parts = [mha(x[:, :3], cache=cache)[0]]  # a prompt of 3, then one token at a time
+    parts = [mha(x[:, :3], cache=cache)]  # a prompt of 3, then one token at a time
     for t in range(3, 7):
-        parts.append(mha(x[:, t : t + 1], cache=cache)[0])
+        parts.append(mha(x[:, t : t + 1], cache=cache))
     torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=1e-5)
     assert len(cache) == 7 and cache.k.shape == (2, n_kv_heads or 4, 7, 8)
     # several new tokens at once on top of a cache need the offset causal mask
     cache2 = KVCache()
-    a, _ = mha(x[:, :2], cache=cache2)
-    b, w = mha(x[:, 2:], cache=cache2, need_weights=True)
+    a = mha(x[:, :2], cache=cache2)
+    b = mha(x[:, 2:], cache=cache2)
     torch.testing.assert_close(torch.cat([a, b], 1), full, atol=1e-5, rtol=1e-5)
-    assert w.shape == (2, 4, 5, 7) and (w[..., 0, 3:] == 0).all()

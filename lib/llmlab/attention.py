@@ -13,7 +13,8 @@ Two paths compute the same thing (equal within 1e-5, tested):
 * ``scaled_dot_product_attention``: the explicit math, four lines a learner can read, which also
   returns the attention weights;
 * ``torch.nn.functional.scaled_dot_product_attention``: PyTorch's fused kernel (flash / memory
-  efficient attention), used by ``MultiHeadAttention`` whenever the weights are not asked for.
+  efficient attention), which ``MultiHeadAttention.forward`` runs; its ``attention_weights``
+  takes the explicit path, the one way to read the weights.
 
 Masks are boolean tensors where **True means "may attend"** (the convention of
 ``torch.nn.functional.scaled_dot_product_attention``), broadcastable to ``(..., T_q, T_k)``.
@@ -152,7 +153,11 @@ class MultiHeadAttention(nn.Module):
     query heads. ``causal=True`` lets position i attend only to positions <= i (a GPT decoder);
     ``causal=False`` attends everywhere (a BERT-style encoder).
 
-    Submodules: ``q_proj (C -> C)``, ``k_proj, v_proj (C -> n_kv_heads * hs)``, ``out_proj (C -> C)``.
+    Submodules: ``q_proj (C -> C)``, ``k_proj, v_proj (C -> n_kv_heads * hs)``, ``out_proj (C -> C)``,
+    three plain projections (LoRA can wrap any of them; ``llmlab.lora``).
+
+    ``forward`` runs PyTorch's fused kernel; ``attention_weights`` computes the same weights with
+    the explicit math (``scaled_dot_product_attention``), for pictures and measurements.
     """
 
     def __init__(
@@ -191,80 +196,81 @@ class MultiHeadAttention(nn.Module):
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
         self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        need_weights: bool = False,
-        cache: KVCache | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x ``(B, T, C)`` -> ``(y (B, T, C), weights (B, n_heads, T, T_k) or None)``.
+    def heads(
+        self, x: torch.Tensor, past: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Project x ``(B, T, C)`` to queries ``(B, nh, T, hs)``, keys and values ``(B, nkv, T, hs)``.
 
-        ``mask``: bool broadcastable to ``(B, n_heads, T, T_k)``, True = may attend (e.g. a
-        ``padding_mask``); combined with the causal mask when ``causal``. ``need_weights=True``
-        takes the explicit math path and returns the attention weights; otherwise the fused
-        kernel runs. ``cache``: a ``KVCache`` holding the keys/values of earlier positions, which
-        this call extends (incremental decoding); then ``T_k = T_past + T``.
+        ``past``: how many earlier positions a KV cache holds (the new tokens sit at positions
+        ``past .. past + T - 1``); a positional scheme inside attention (RoPE, ``llmlab.llama``)
+        needs it, plain attention ignores it.
         """
-        B, T, C = x.shape
-        nh, nkv, hs = self.n_heads, self.n_kv_heads, self.head_size
-        q, k, v = self._project_qkv(x)  # (B, T, C), (B, T, nkv * hs), (B, T, nkv * hs)
-        q = q.view(B, T, nh, hs).transpose(1, 2)  # (B, nh, T, hs)
-        k = k.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
-        v = v.view(B, T, nkv, hs).transpose(1, 2)  # (B, nkv, T, hs)
-        past = 0
-        if cache is not None:
-            past = len(cache)
-            k, v = cache.update(k, v)  # (B, nkv, past + T, hs)
-        if nkv != nh:  # grouped-query: each key/value head serves n_heads // n_kv_heads query heads
-            k = k.repeat_interleave(nh // nkv, dim=1)  # (B, nh, T_k, hs)
-            v = v.repeat_interleave(nh // nkv, dim=1)
+        B, T, _ = x.shape
+        q = (
+            self.q_proj(x).view(B, T, self.n_heads, self.head_size).transpose(1, 2)
+        )  # (B, nh, T, hs)
+        k = (
+            self.k_proj(x).view(B, T, self.n_kv_heads, self.head_size).transpose(1, 2)
+        )  # (B, nkv, T, hs)
+        v = (
+            self.v_proj(x).view(B, T, self.n_kv_heads, self.head_size).transpose(1, 2)
+        )  # (B, nkv, T, hs)
+        return q, k, v
 
-        # Which keys may each query see?  The causal part is left to the fused kernel
-        # (is_causal=True) when that is all there is; otherwise it becomes an explicit mask.
+    def _share_kv(self, t: torch.Tensor) -> torch.Tensor:
+        """Grouped-query attention: each key/value head serves n_heads // n_kv_heads query heads."""
+        if self.n_kv_heads == self.n_heads:
+            return t
+        return t.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1)  # (B, nh, T_k, hs)
+
+    def _mask(self, mask: torch.Tensor | None, T: int, past: int, device) -> torch.Tensor | None:
+        """The keys each query may see, ``(..., T, past + T)``: ``mask`` AND the causal mask.
+
+        Query i sits at position past + i and may see keys 0 .. past + i.
+        """
         if mask is not None:
             _check_mask(mask)
-        only_causal = self.causal and mask is None and past == 0
-        if self.causal and not only_causal and T > 1:
-            # query i sits at position past + i and may see keys 0 .. past + i
-            mask = combine_masks(mask, causal_mask(past + T, x.device)[past:])  # (T, T_k)
-        dropout_p = self.dropout if self.training else 0.0
+        if not self.causal or T == 1:  # one new query may see every key before it
+            return mask
+        return combine_masks(mask, causal_mask(past + T, device)[past:])  # (T, T_k)
 
-        if need_weights:
-            if only_causal and T > 1:
-                mask = causal_mask(T, x.device)
-            y, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)  # (B, nh, T, hs)
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: KVCache | None = None
+    ) -> torch.Tensor:
+        """x ``(B, T, C)`` -> y ``(B, T, C)``, with PyTorch's fused attention kernel.
+
+        ``mask``: bool broadcastable to ``(B, n_heads, T, T_k)``, True = may attend (e.g. a
+        ``padding_mask``); combined with the causal mask when ``causal``. ``cache``: a ``KVCache``
+        holding the keys/values of earlier positions, which this call extends (incremental
+        decoding); then ``T_k = T_past + T``.
+        """
+        B, T, C = x.shape
+        past = len(cache) if cache is not None else 0
+        q, k, v = self.heads(x, past)  # (B, nh, T, hs), (B, nkv, T, hs), (B, nkv, T, hs)
+        if cache is not None:
+            k, v = cache.update(k, v)  # (B, nkv, past + T, hs)
+        k, v = self._share_kv(k), self._share_kv(v)  # (B, nh, T_k, hs)
+        dropout_p = self.dropout if self.training else 0.0
+        if self.causal and mask is None and past == 0:  # the kernel builds the causal mask itself
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         else:
             y = F.scaled_dot_product_attention(
-                q,
-                k,
-                v,
-                attn_mask=None if only_causal else mask,
-                dropout_p=dropout_p,
-                is_causal=only_causal and T > 1,
+                q, k, v, attn_mask=self._mask(mask, T, past, x.device), dropout_p=dropout_p
             )  # (B, nh, T, hs)
-            weights = None
         y = y.transpose(1, 2).reshape(B, T, C)  # re-assemble all heads side by side: (B, T, C)
-        y = self.resid_dropout(self.out_proj(y))
-        return y, weights
+        return self.resid_dropout(self.out_proj(y))
 
-    def _project_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``q_proj(x), k_proj(x), v_proj(x)``, as one matrix product when the three are plain ``nn.Linear``.
+    def attention_weights(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention weights ``(B, n_heads, T, T)`` of x ``(B, T, C)``, by the explicit math.
 
-        One ``(B*T, C) @ (C, C + 2 kv_dim)`` product is faster on a CPU than three small ones
-        (nanoGPT keeps a single ``c_attn`` layer for this reason); the result is the same.
-        Wrapped layers (LoRA adapters, forward hooks) take the three separate calls.
+        Row i of a head's map is how much query i attends to each key (rows sum to 1). The same
+        projections and masks as ``forward``, whose output is these weights times the values.
         """
-        layers = (self.q_proj, self.k_proj, self.v_proj)
-        if all(
-            type(m) is nn.Linear and not m._forward_hooks and not m._forward_pre_hooks
-            for m in layers
-        ):
-            weight = torch.cat([m.weight for m in layers])  # (C + 2 kv_dim, C)
-            bias = torch.cat([m.bias for m in layers]) if self.q_proj.bias is not None else None
-            kv_dim = self.k_proj.out_features
-            return F.linear(x, weight, bias).split([self.d_model, kv_dim, kv_dim], dim=-1)
-        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        T = x.size(1)
+        q, k, v = self.heads(x)
+        k, v = self._share_kv(k), self._share_kv(v)  # (B, nh, T, hs)
+        _, weights = scaled_dot_product_attention(q, k, v, self._mask(mask, T, 0, x.device))
+        return weights  # (B, nh, T, T)
 
     def extra_repr(self) -> str:
         return (

@@ -210,8 +210,8 @@ def measure_attention_cost(
     that the curve shows the computation and not the machine's load; on a GPU it
     is wall time.
 
-    The layer is ``llmlab.attention.MultiHeadAttention(d_model, n_heads)`` run on
-    ``x`` of shape ``(batch, T, d_model)`` with ``need_weights=True``, so the
+    The layer is ``llmlab.attention.MultiHeadAttention(d_model, n_heads)``; its
+    ``attention_weights`` runs on ``x`` of shape ``(batch, T, d_model)``, so the
     ``(batch, n_heads, T, T)`` weight matrix is materialised as in the lesson's
     explicit math.  Returns one :class:`AttentionCost` per length, in order.
     """
@@ -232,7 +232,7 @@ def measure_attention_cost(
 
         def forward(x=x):
             with torch.no_grad():
-                return layer(x, need_weights=True)
+                return layer.attention_weights(x)
 
         with _timing_setup(device) as clock:
             seconds = time_call(forward, repeats=repeats, clock=clock)
@@ -301,7 +301,7 @@ def attention_vs_recurrent(
 
     def run_attention():
         with torch.no_grad():
-            return attention(x)[0]  # (1, T, C)
+            return attention(x)  # (1, T, C)
 
     def run_recurrent():
         with torch.no_grad():

@@ -140,17 +140,36 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(
-        self,
-        x: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        need_weights: bool = False,
-        cache: KVCache | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x ``(B, T, C)`` -> ``(x (B, T, C), attention weights (B, nh, T, T_k) or None)``."""
-        a, weights = self.attn(self.ln_1(x), mask=mask, need_weights=need_weights, cache=cache)
-        x = x + a  # (B, T, C)
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: KVCache | None = None
+    ) -> torch.Tensor:
+        """x ``(B, T, C)`` -> ``(B, T, C)``; mask and cache as in ``MultiHeadAttention.forward``."""
+        x = x + self.attn(self.ln_1(x), mask=mask, cache=cache)  # (B, T, C)
         x = x + self.mlp(self.ln_2(x))  # (B, T, C)
-        return x, weights
+        return x
+
+    def attention_weights(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention weights ``(B, nh, T, T)`` this block computes for its input x ``(B, T, C)``."""
+        return self.attn.attention_weights(self.ln_1(x), mask)
+
+
+def check_token_ids(idx: torch.Tensor, past: int, block_size: int) -> None:
+    """A model's input: a ``(B, T)`` integer tensor that fits the context after ``past`` cached tokens."""
+    if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
+        shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
+        raise ValueError(
+            f"idx must be a (batch, seq_len) tensor of token ids, got {shape}; "
+            "for one sequence use torch.tensor([ids])."
+        )
+    if idx.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
+        raise ValueError(f"idx must hold integer token ids, got dtype {idx.dtype}.")
+    T, bs = idx.size(1), block_size
+    if past + T > bs:
+        where = f" ({past} cached + {T} new)" if past else ""
+        raise ValueError(
+            f"Sequence of length {past + T}{where} is longer than the model's context "
+            f"(block_size = {bs}): at most {bs} tokens fit; crop the input to its last {bs} "
+            f"tokens, e.g. idx[:, -{bs}:]."
+        )
 
 
 class GPT(nn.Module):
@@ -188,24 +207,6 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
-    def _check_input(self, idx: torch.Tensor, past: int) -> None:
-        if not isinstance(idx, torch.Tensor) or idx.dim() != 2:
-            shape = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-            raise ValueError(
-                f"idx must be a (batch, seq_len) tensor of token ids, got {shape}; "
-                "for one sequence use torch.tensor([ids])."
-            )
-        if idx.dtype not in (torch.long, torch.int, torch.int16, torch.uint8):
-            raise ValueError(f"idx must hold integer token ids, got dtype {idx.dtype}.")
-        T, bs = idx.size(1), self.config.block_size
-        if past + T > bs:
-            where = f" ({past} cached + {T} new)" if past else ""
-            raise ValueError(
-                f"Sequence of length {past + T}{where} is longer than the model's context "
-                f"(block_size = {bs}): at most {bs} tokens fit; crop the input to its last {bs} "
-                f"tokens, e.g. idx[:, -{bs}:]."
-            )
-
     def forward(
         self,
         idx: torch.Tensor,
@@ -224,7 +225,11 @@ class GPT(nn.Module):
         """
         if targets is not None:
             self._check_targets(idx, targets)
-        x, _ = self._run(idx, mask=mask, kv_cache=kv_cache)
+        past = len(kv_cache[0]) if kv_cache else 0
+        x = self.embed(idx, past)  # (B, T, C)
+        for i, block in enumerate(self.transformer.h):
+            x = block(x, mask=mask, cache=kv_cache[i] if kv_cache is not None else None)
+        x = self.transformer.ln_f(x)  # (B, T, C)
         logits = self.lm_head(x)  # (B, T, V)
         loss = None
         if targets is not None:
@@ -254,18 +259,10 @@ class GPT(nn.Module):
                 f"got {tuple(targets.shape)}."
             )
 
-    def _run(
-        self,
-        idx: torch.Tensor,
-        mask: torch.Tensor | None = None,
-        kv_cache: list[KVCache] | None = None,
-        need_weights: bool = False,
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """The body: ``(final hidden states (B, T, C), per-layer attention weights if asked)``."""
-        past = len(kv_cache[0]) if kv_cache else 0
-        self._check_input(idx, past)
-        T = idx.size(1)
-        pos = torch.arange(past, past + T, device=idx.device)  # (T,)
+    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """Token ids ``(B, T)`` at positions ``past .. past + T - 1`` -> the residual stream ``(B, T, C)``."""
+        check_token_ids(idx, past, self.config.block_size)
+        pos = torch.arange(past, past + idx.size(1), device=idx.device)  # (T,)
         try:
             tok_emb = self.transformer.wte(idx)  # (B, T, C)
         except IndexError:
@@ -273,14 +270,7 @@ class GPT(nn.Module):
                 f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
                 f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
             ) from None
-        x = self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # (B, T, C)
-        maps = []
-        for i, block in enumerate(self.transformer.h):
-            cache = kv_cache[i] if kv_cache is not None else None
-            x, w = block(x, mask=mask, need_weights=need_weights, cache=cache)
-            if need_weights:
-                maps.append(w)
-        return self.transformer.ln_f(x), maps  # (B, T, C)
+        return self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # (B, T, C)
 
     def new_kv_cache(self) -> list[KVCache]:
         """An empty KV cache, one ``KVCache`` per layer, for incremental decoding."""
@@ -292,7 +282,10 @@ class GPT(nn.Module):
 
         Row i of a map is how much query position i attends to each key position (rows sum to 1).
         """
-        _, maps = self._run(idx, mask=mask, need_weights=True)
+        x, maps = self.embed(idx), []
+        for block in self.transformer.h:
+            maps.append(block.attention_weights(x, mask))  # (B, nh, T, T)
+            x = block(x, mask=mask)
         return torch.stack(maps)  # (n_layer, B, nh, T, T)
 
     @property

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmlab.attention import KVCache, MultiHeadAttention
-from llmlab.gpt import IGNORE_INDEX
+from llmlab.gpt import IGNORE_INDEX, check_token_ids
 from llmlab.positional import apply_rope
 
 #: ``LlamaConfig.arch`` written into checkpoints, so that a loader knows what it holds.
@@ -149,10 +149,9 @@ class SwiGLU(nn.Module):
 class RotaryAttention(MultiHeadAttention):
     """``MultiHeadAttention`` with RoPE applied to the queries and keys right after their projections.
 
-    Everything else (grouped-query heads, the KV cache, the fused kernel) is the parent's. The
-    rotation needs each token's position: ``forward`` notes how many tokens the cache already holds,
-    and ``_project_qkv`` rotates the new queries and keys to positions ``past .. past + T - 1``.
-    Keys enter the cache already rotated, as in Meta's code.
+    Everything else (grouped-query heads, the KV cache, the fused kernel) is the parent's. ``heads``
+    rotates the new queries and keys to their positions ``past .. past + T - 1``; keys enter the
+    cache already rotated, as in Meta's code.
     """
 
     def __init__(self, config: LlamaConfig) -> None:
@@ -165,24 +164,15 @@ class RotaryAttention(MultiHeadAttention):
             dropout=config.dropout,
         )
         self.rope_base = config.rope_base
-        self._past = 0
 
-    def forward(self, x, mask=None, need_weights=False, cache: KVCache | None = None):
-        self._past = len(cache) if cache is not None else 0
-        return super().forward(x, mask=mask, need_weights=need_weights, cache=cache)
-
-    def _project_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        q, k, v = super()._project_qkv(x)  # (B, T, nh * hs), (B, T, nkv * hs) x 2
-        B, T, _ = x.shape
-        hs = self.head_size
-        pos = torch.arange(self._past, self._past + T, device=x.device)  # (T,)
-
-        def rotate(t: torch.Tensor, heads: int) -> torch.Tensor:
-            t = t.view(B, T, heads, hs).transpose(1, 2)  # (B, heads, T, hs)
-            t = apply_rope(t, pos, self.rope_base, interleaved=False)  # LLaMA's rotate_half pairs
-            return t.transpose(1, 2).reshape(B, T, heads * hs)  # back to (B, T, heads * hs)
-
-        return rotate(q, self.n_heads), rotate(k, self.n_kv_heads), v
+    def heads(
+        self, x: torch.Tensor, past: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        q, k, v = super().heads(x)  # (B, nh, T, hs), (B, nkv, T, hs) x 2
+        pos = torch.arange(past, past + x.size(1), device=x.device)  # (T,)
+        q = apply_rope(q, pos, self.rope_base, interleaved=False)  # LLaMA's rotate_half pairs
+        k = apply_rope(k, pos, self.rope_base, interleaved=False)
+        return q, k, v
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", rope_base={self.rope_base}"
@@ -198,12 +188,17 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(config.n_embd, config.norm_eps)
         self.mlp = SwiGLU(config)
 
-    def forward(self, x, mask=None, need_weights=False, cache=None):
-        """x ``(B, T, C)`` -> ``(x (B, T, C), attention weights (B, nh, T, T_k) or None)``."""
-        a, weights = self.attn(self.attn_norm(x), mask=mask, need_weights=need_weights, cache=cache)
-        x = x + a  # (B, T, C)
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache: KVCache | None = None
+    ) -> torch.Tensor:
+        """x ``(B, T, C)`` -> ``(B, T, C)``; mask and cache as in ``MultiHeadAttention.forward``."""
+        x = x + self.attn(self.attn_norm(x), mask=mask, cache=cache)  # (B, T, C)
         x = x + self.mlp(self.mlp_norm(x))  # (B, T, C)
-        return x, weights
+        return x
+
+    def attention_weights(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The attention weights ``(B, nh, T, T)`` this block computes for its input x ``(B, T, C)``."""
+        return self.attn.attention_weights(self.attn_norm(x), mask)
 
 
 class Llama(nn.Module):
@@ -233,13 +228,22 @@ class Llama(nn.Module):
             if name.endswith("attn.out_proj.weight") or name.endswith("mlp.down_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / (2 * config.n_layer) ** 0.5)
 
-    def forward(self, idx, targets=None, *, mask=None, kv_cache: list[KVCache] | None = None):
+    def forward(
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        *,
+        mask: torch.Tensor | None = None,
+        kv_cache: list[KVCache] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """idx ``(B, T)`` token ids -> ``(logits (B, T, vocab_size), loss or None)``.
 
         targets, mask and kv_cache as in ``llmlab.gpt.GPT.forward`` (-100 targets are ignored).
         """
-        x, _ = self._run(idx, mask=mask, kv_cache=kv_cache)
-        logits = self.lm_head(x)  # (B, T, V)
+        x = self.embed(idx, len(kv_cache[0]) if kv_cache else 0)  # (B, T, C)
+        for i, block in enumerate(self.layers):
+            x = block(x, mask=mask, cache=kv_cache[i] if kv_cache is not None else None)
+        logits = self.lm_head(self.norm(x))  # (B, T, V)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(
@@ -247,36 +251,29 @@ class Llama(nn.Module):
             )
         return logits, loss
 
-    def _run(self, idx, mask=None, kv_cache=None, need_weights=False):
-        """The body: ``(final hidden states (B, T, C), per-layer attention weights if asked)``."""
-        from llmlab.gpt import GPT
-
-        past = len(kv_cache[0]) if kv_cache else 0
-        GPT._check_input(self, idx, past)  # the same checks and messages as the GPT's
+    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """Token ids ``(B, T)`` -> ``(B, T, C)``: no position embedding (RoPE acts inside attention)."""
+        check_token_ids(idx, past, self.config.block_size)  # the GPT's checks and messages
         try:
-            x = self.drop(self.tok_embeddings(idx))  # (B, T, C): no position embedding
+            return self.drop(self.tok_embeddings(idx))  # (B, T, C)
         except IndexError:
             raise ValueError(
                 f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
                 f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
             ) from None
-        maps = []
-        for i, block in enumerate(self.layers):
-            x, w = block(
-                x, mask=mask, need_weights=need_weights, cache=kv_cache[i] if kv_cache else None
-            )
-            if need_weights:
-                maps.append(w)
-        return self.norm(x), maps  # (B, T, C)
 
     def new_kv_cache(self) -> list[KVCache]:
         """An empty KV cache, one ``KVCache`` per layer (it holds ``n_kv_head`` heads, not ``n_head``)."""
         return [KVCache() for _ in self.layers]
 
     @torch.no_grad()
-    def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
+    def attention_maps(self, idx: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The attention weights of every layer and head: ``(n_layer, B, n_head, T, T)``."""
-        return torch.stack(self._run(idx, need_weights=True)[1])
+        x, maps = self.embed(idx), []
+        for block in self.layers:
+            maps.append(block.attention_weights(x, mask))  # (B, nh, T, T)
+            x = block(x, mask=mask)
+        return torch.stack(maps)  # (n_layer, B, nh, T, T)
 
     @property
     def device(self) -> torch.device:

@@ -96,19 +96,18 @@ def trace_forward(model: nn.Module, tokenizer, ids: list[int]) -> ForwardTrace:
     for block in tr.h:
         hooks += [
             block.ln_1.register_forward_hook(keep("ln1")),
-            block.attn.register_forward_hook(
-                keep("attn", lambda o: o[0][0])
-            ),  # (y, weights) -> y[0]
+            block.attn.register_forward_hook(keep("attn")),
             block.mlp.register_forward_hook(keep("mlp")),
         ]
     try:
         idx = torch.tensor([ids], dtype=torch.long, device=model.lm_head.weight.device)  # (1, T)
-        maps = model.attention_maps(idx)[:, 0]  # (n_layer, n_head, T, T)
+        model(idx)  # the hooks record every step
         logits = model.lm_head(seen["final"][0])  # (T, V)
     finally:
         for h in hooks:
             h.remove()
-        model.train(was_training)
+    maps = model.attention_maps(idx)[:, 0]  # (n_layer, n_head, T, T)
+    model.train(was_training)
     cpu = lambda t: t.detach().float().cpu()  # noqa: E731
     return ForwardTrace(
         ids=list(ids),
