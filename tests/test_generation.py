@@ -79,7 +79,7 @@ def test_greedy_equals_argmax_loop(model):
     for _ in range(8):  # the definition, written out
         nxt = model(idx)[0][:, -1].argmax(-1, keepdim=True)
         idx = torch.cat([idx, nxt], 1)
-    assert out == idx[0].tolist()
+    assert torch.equal(out, idx)
 
 
 @pytest.mark.parametrize(
@@ -92,30 +92,31 @@ def test_greedy_equals_argmax_loop(model):
     ],
 )
 def test_kv_cache_gives_the_same_tokens(model, kwargs):
-    prompt = torch.tensor([[5, 6, 7, 8]])
+    """Token for token, for a batch of two prompts, past the context (the cache is rebuilt)."""
+    prompt = torch.tensor([[5, 6, 7, 8], [9, 1, 2, 3]])
     with_cache = generate(model, prompt, 40, use_cache=True, **kwargs)  # 44 > block_size: crops too
     without = generate(model, prompt, 40, use_cache=False, **kwargs)
-    assert with_cache.shape == (1, 44)
+    assert with_cache.shape == (2, 44)
     assert torch.equal(with_cache, without)
     assert torch.equal(with_cache[:, :4], prompt)
 
 
 def test_seed_reproducible_and_varies(model):
     a = generate(model, [1], 20, seed=0)
-    assert a == generate(model, [1], 20, seed=0)
-    assert any(generate(model, [1], 20, seed=s) != a for s in (1, 2, 3))
+    assert torch.equal(a, generate(model, [1], 20, seed=0))
+    assert any(not torch.equal(generate(model, [1], 20, seed=s), a) for s in (1, 2, 3))
 
 
 def test_input_forms_and_long_prompt(model):
     long_prompt = list(range(40)) * 2  # 80 tokens, context 24: cropped to the last 24
-    out = generate(model, long_prompt, 3, temperature=0)
-    assert isinstance(out, list) and out[:80] == long_prompt and len(out) == 83
-    assert out[80:] == generate(model, long_prompt[-24:], 3, temperature=0)[24:]
+    out = generate(model, long_prompt, 3, temperature=0)  # a list is one prompt: (1, T + 3)
+    assert out.shape == (1, 83) and out[0, :80].tolist() == long_prompt
+    assert torch.equal(out[:, 80:], generate(model, long_prompt[-24:], 3, temperature=0)[:, 24:])
     one_d = generate(model, torch.tensor([1, 2]), 2, temperature=0)
-    assert one_d.shape == (4,)
+    assert one_d.shape == (1, 4)  # always (B, T + n)
     batch = generate(model, torch.tensor([[1, 2], [3, 4]]), 5, temperature=0)
     assert batch.shape == (2, 7)
-    assert batch[1].tolist() == generate(model, [3, 4], 5, temperature=0)
+    assert torch.equal(batch[1:], generate(model, [3, 4], 5, temperature=0))
     with pytest.raises(ValueError, match="at least one token"):
         generate(model, [], 3)
 
@@ -130,7 +131,11 @@ def test_generation_restores_training_mode():
 def test_next_token_distributions_trace(model):
     trace = next_token_distributions(model, [1, 2, 3], 6, temperature=0.9, top_k=10, seed=4)
     assert trace.prompt == [1, 2, 3]
-    assert trace.tokens == generate(model, [1, 2, 3], 6, temperature=0.9, top_k=10, seed=4)[3:]
+    out = generate(model, [1, 2, 3], 6, temperature=0.9, top_k=10, seed=4)
+    assert trace.tokens == out[0, 3:].tolist()
+    with torch.no_grad():  # the model's own distribution at each step, without a cache
+        want = torch.stack([model(out[:, :t])[0][0, -1].softmax(-1) for t in range(3, 9)])
+    torch.testing.assert_close(trace.model_probs, want, atol=1e-5, rtol=1e-5)
     assert trace.probs.shape == (6, 40) and trace.model_probs.shape == (6, 40)
     torch.testing.assert_close(trace.probs.sum(-1), torch.ones(6))
     assert ((trace.probs > 0).sum(-1) <= 10).all()
@@ -160,7 +165,7 @@ def test_generation_figures_have_one_slider_step_per_generation_step(model):
 
 def test_timed_generation_returns_the_greedy_tokens(model):
     tokens, seconds = timed_generation(model, [1, 2, 3], 5, use_cache=False, repeats=2)
-    assert tokens == generate(model, [1, 2, 3], 5, temperature=0) and seconds > 0
+    assert torch.equal(tokens, generate(model, [1, 2, 3], 5, temperature=0)) and seconds > 0
     with pytest.raises(ValueError, match="repeats"):
         timed_generation(model, [1], 2, repeats=0)
 

@@ -247,7 +247,7 @@ def test_sampling_explorer_regenerates_what_generate_writes(course):
     se.temperature.value, se.top_k.value, se.top_p.value, se.seed.value = 1.2, 20, 0.9, 5
     ids = tok.encode("The history of ")
     want = generate(model, ids, 30, temperature=1.2, top_k=20, top_p=0.9, seed=5)
-    assert se.shown["tokens"] == want[len(ids) :]
+    assert se.shown["tokens"] == want[0, len(ids) :].tolist()
     assert all(0 < p <= 1 for p in se.shown["probs"])
     z = np.asarray(se.figure.data[0].z, dtype=float).ravel()
     np.testing.assert_allclose(z[len(ids) : len(ids) + 30], se.shown["probs"], atol=1e-6)

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from llmlab.errors import UsageError, check_int
+from llmlab.generation import generate
 from llmlab.gpt import IGNORE_INDEX  # the GPT's loss skips targets equal to this
 
 # ---------------------------------------------------------------- the template
@@ -373,22 +374,13 @@ def answer(
     for length, members in sorted(groups.items()):
         steps = min(max_new_tokens, model.config.block_size - length)
         idx = torch.tensor([prompts[i] for i in members], device=device)  # (b, T)
-        out = _greedy(model, idx, steps)  # (b, steps)
+        out = generate(model, idx, steps, temperature=0)[:, length:]  # greedy: (b, steps)
         for row, i in enumerate(members):
             ids = out[row].tolist()
             ids = ids[: ids.index(end_id)] if end_id in ids else ids
             answers[i] = tokenizer.decode(ids)
     model.train(was_training)
     return answers
-
-
-def _greedy(model: nn.Module, idx: torch.Tensor, steps: int) -> torch.Tensor:
-    """``steps`` greedy tokens after ``idx (b, T)`` with the KV cache: ``(b, steps)``."""
-    from llmlab.generation import generate
-
-    return generate(model, idx, max_new_tokens=steps, temperature=0)[
-        :, idx.size(1) :
-    ]  # temperature 0 = greedy
 
 
 @dataclass

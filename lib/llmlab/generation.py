@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import numbers
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
+from llmlab.attention import KVCache
 from llmlab.errors import UsageError, check_int, check_real
 from llmlab.gpt import GPT
 
@@ -87,19 +89,14 @@ def sampling_probs(
     return probs
 
 
-def _pick(probs: torch.Tensor, greedy: bool, generator: torch.Generator | None) -> torch.Tensor:
-    """One token per row of ``probs (B, V)`` -> ``(B, 1)``."""
-    if greedy:
-        return probs.argmax(-1, keepdim=True)
-    return torch.multinomial(probs, num_samples=1, generator=generator)
-
-
 # ----------------------------------------------------------------------------------------------
 # The generation loop
 
 
-def _as_batch(idx, device: torch.device) -> tuple[torch.Tensor, str]:
-    """Any prompt form -> ``(B, T)`` long tensor, plus how to give the result back."""
+def as_prompt(
+    idx: torch.Tensor | Sequence[int], device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """A prompt as a ``(B, T)`` long tensor: a list of ids or a 1-D tensor is one prompt (B = 1)."""
     if isinstance(idx, str):
         raise UsageError(
             "the prompt must be token ids, not text: encode it first, e.g. "
@@ -111,7 +108,6 @@ def _as_batch(idx, device: torch.device) -> tuple[torch.Tensor, str]:
                 f"the prompt must hold integer token ids, got a {idx.dtype} tensor; "
                 "use torch.tensor(ids, dtype=torch.long)."
             )
-        kind = "tensor1d" if idx.dim() == 1 else "tensor"
         batch = idx.view(1, -1) if idx.dim() == 1 else idx
     else:
         try:
@@ -125,32 +121,85 @@ def _as_batch(idx, device: torch.device) -> tuple[torch.Tensor, str]:
             raise UsageError(
                 f"the prompt must hold integer token ids, got {bad[0]!r} ({type(bad[0]).__name__})."
             )
-        kind, batch = "list", torch.tensor([ids], dtype=torch.long)
+        batch = torch.tensor([ids], dtype=torch.long)
     if batch.dim() != 2 or batch.size(1) == 0:
         raise ValueError(
             "the prompt must hold at least one token id: a list of ints, a 1-D tensor or a "
             f"(batch, seq_len) tensor; got shape {tuple(batch.shape)}."
         )
-    return batch.to(device=device, dtype=torch.long), kind
+    return batch.to(device=device, dtype=torch.long)
 
 
-def _decode_steps(model: GPT, idx: torch.Tensor, max_new_tokens: int, use_cache: bool):
-    """Yield the logits ``(B, V)`` for the next token; the caller sends back the chosen ``(B, 1)``.
+def next_logits(
+    model: GPT, idx: torch.Tensor, cache: list[KVCache] | None
+) -> tuple[torch.Tensor, list[KVCache] | None]:
+    """The logits ``(B, V)`` of the token after ``idx (B, T)``, and the cache for the next step.
 
-    Crops the context to the model's last ``block_size`` tokens.
+    Without a cache (None) the model reads the whole context, cropped to its last ``block_size``
+    tokens. With one, it reads only the newest token and the stored keys/values; an empty or full
+    cache is (re)filled from the cropped context, which is what no cache computes.
     """
     bs = model.config.block_size
-    cache = None
-    for _ in range(max_new_tokens):
-        if not use_cache:
-            logits, _ = model(idx[:, -bs:])  # the whole (cropped) sequence, every step
-        elif cache is None or len(cache[0]) >= bs:
-            cache = model.new_kv_cache()  # (re)fill the cache from the cropped context
-            logits, _ = model(idx[:, -bs:], kv_cache=cache)
-        else:
-            logits, _ = model(idx[:, -1:], kv_cache=cache)  # only the newest token
-        nxt = yield logits[:, -1, :]  # (B, V)
-        idx = torch.cat([idx, nxt], dim=1)  # (B, T + 1)
+    if cache is None:
+        return model(idx[:, -bs:])[0][:, -1], None  # the whole (cropped) sequence, every step
+    if len(cache[0]) == 0 or len(cache[0]) >= bs:
+        cache = model.new_kv_cache()
+        return model(idx[:, -bs:], kv_cache=cache)[0][:, -1], cache
+    return model(idx[:, -1:], kv_cache=cache)[0][:, -1], cache  # only the newest token
+
+
+def _check_generate(model, max_new_tokens: int, seed: int | None) -> torch.Generator | None:
+    check_int("max_new_tokens", max_new_tokens, minimum=0)
+    if not isinstance(
+        getattr(getattr(model, "config", None), "block_size", None), numbers.Integral
+    ):
+        raise UsageError(
+            f"model must be an llmlab GPT (with a .config), got {type(model).__name__}."
+        )
+    if seed is None:
+        return None
+    check_int("seed (or None)", seed)
+    return torch.Generator(device=model.device).manual_seed(seed)
+
+
+@torch.no_grad()
+def generate(
+    model: GPT,
+    idx: torch.Tensor | Sequence[int],
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    use_cache: bool = True,
+) -> torch.Tensor:
+    """Continue a prompt by ``max_new_tokens`` tokens: ``(B, T)`` -> ``(B, T + max_new_tokens)``.
+
+    idx: the prompt ids, a ``(B, T)`` tensor, or one prompt as a list of ints or a 1-D tensor
+    (then B = 1). The result is always a ``(B, T + max_new_tokens)`` tensor: the prompt followed
+    by the new tokens; ``tokenizer.decode(out[0])`` is the text. ``temperature=0`` is greedy
+    decoding, the library's one greedy decoder. ``seed`` makes sampling reproducible (a private
+    ``torch.Generator``; None uses torch's global one). ``use_cache`` switches the KV cache on:
+    the same tokens, faster. The model sees at most its last ``block_size`` tokens.
+    """
+    _check_sampling(temperature, top_k, top_p)
+    generator = _check_generate(model, max_new_tokens, seed)
+    idx = as_prompt(idx, model.device)  # (B, T)
+    was_training = model.training
+    model.eval()  # no dropout while generating
+    cache = model.new_kv_cache() if use_cache else None
+    try:
+        for _ in range(max_new_tokens):
+            logits, cache = next_logits(model, idx, cache)  # (B, V)
+            probs = sampling_probs(logits, temperature, top_k, top_p)  # (B, V)
+            if temperature == 0:
+                nxt = probs.argmax(-1, keepdim=True)  # (B, 1)
+            else:
+                nxt = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
+            idx = torch.cat([idx, nxt], dim=1)  # (B, T + 1)
+    finally:
+        model.train(was_training)
+    return idx
 
 
 @dataclass
@@ -169,80 +218,9 @@ class GenerationTrace:
 
 
 @torch.no_grad()
-def _run(model, idx, max_new_tokens, temperature, top_k, top_p, seed, use_cache, trace):
-    _check_sampling(temperature, top_k, top_p)
-    check_int("max_new_tokens", max_new_tokens, minimum=0)
-    if seed is not None:
-        check_int("seed (or None)", seed)
-    if not isinstance(
-        getattr(getattr(model, "config", None), "block_size", None), numbers.Integral
-    ):
-        raise UsageError(
-            f"model must be an llmlab GPT (with a .config), got {type(model).__name__}."
-        )
-    batch, kind = _as_batch(idx, model.device)
-    generator = None
-    if seed is not None:
-        generator = torch.Generator(device=batch.device)
-        generator.manual_seed(seed)
-    was_training = model.training
-    model.eval()  # no dropout while generating
-    probs_seen, model_probs = [], []
-    out = batch
-    try:
-        steps = _decode_steps(model, batch, max_new_tokens, use_cache)
-        logits = next(steps, None)
-        while logits is not None:
-            probs = sampling_probs(logits, temperature, top_k, top_p)  # (B, V)
-            nxt = _pick(probs, temperature == 0, generator)  # (B, 1)
-            if trace:
-                probs_seen.append(probs[0])
-                model_probs.append(torch.softmax(logits[0].float(), -1))
-            out = torch.cat([out, nxt], dim=1)
-            try:
-                logits = steps.send(nxt)
-            except StopIteration:
-                logits = None
-    finally:
-        model.train(was_training)
-    if trace:
-        V = model.config.vocab_size
-        return GenerationTrace(
-            prompt=batch[0].tolist(),
-            tokens=out[0, batch.size(1) :].tolist(),
-            probs=torch.stack(probs_seen).cpu() if probs_seen else torch.empty(0, V),
-            model_probs=torch.stack(model_probs).cpu() if model_probs else torch.empty(0, V),
-        )
-    if kind == "list":
-        return out[0].tolist()
-    return out[0] if kind == "tensor1d" else out
-
-
-def generate(
-    model: GPT,
-    idx,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    seed: int | None = None,
-    use_cache: bool = True,
-):
-    """Continue a prompt by ``max_new_tokens`` tokens; returns the prompt followed by the new tokens.
-
-    idx: the prompt ids, as ``(B, T)`` or 1-D tensor, or a list of ints; the result has the same
-    form (a list in, a list out). ``temperature=0`` is greedy decoding. ``seed`` makes sampling
-    reproducible (a private ``torch.Generator``; None uses torch's global generator).
-    ``use_cache`` switches the KV cache on (same tokens, faster). A prompt longer than the
-    context is cropped to its last ``block_size`` tokens when fed to the model (it is returned
-    whole).
-    """
-    return _run(model, idx, max_new_tokens, temperature, top_k, top_p, seed, use_cache, trace=False)
-
-
 def next_token_distributions(
     model: GPT,
-    prompt,
+    prompt: torch.Tensor | Sequence[int],
     max_new_tokens: int,
     temperature: float = 1.0,
     top_k: int | None = None,
@@ -251,10 +229,30 @@ def next_token_distributions(
 ) -> GenerationTrace:
     """Generate like ``generate`` (first sequence only) and record each step's distribution.
 
-    Same tokens as ``generate`` with the same arguments; for the step-by-step figure
-    ``llmlab.plots.generation.next_token_figure``.
+    The tokens are ``generate``'s with the same arguments; the distributions are recomputed by
+    feeding those tokens back through the same steps (``next_logits`` with a KV cache), for the
+    step-by-step figure ``llmlab.plots.generation.next_token_figure``.
     """
-    return _run(model, prompt, max_new_tokens, temperature, top_k, top_p, seed, True, trace=True)
+    out = generate(model, prompt, max_new_tokens, temperature, top_k, top_p, seed)[:1]  # (1, T + n)
+    T = out.size(1) - max_new_tokens
+    was_training = model.training
+    model.eval()
+    cache: list[KVCache] | None = model.new_kv_cache()
+    probs, model_probs = [], []
+    try:
+        for t in range(T, out.size(1)):
+            logits, cache = next_logits(model, out[:, :t], cache)  # (1, V)
+            probs.append(sampling_probs(logits[0], temperature, top_k, top_p))
+            model_probs.append(torch.softmax(logits[0].float(), -1))
+    finally:
+        model.train(was_training)
+    V = model.config.vocab_size
+    return GenerationTrace(
+        prompt=out[0, :T].tolist(),
+        tokens=out[0, T:].tolist(),
+        probs=torch.stack(probs).cpu() if probs else torch.empty(0, V),
+        model_probs=torch.stack(model_probs).cpu() if model_probs else torch.empty(0, V),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -262,8 +260,12 @@ def next_token_distributions(
 
 
 def timed_generation(
-    model: GPT, prompt, max_new_tokens: int, use_cache: bool = True, repeats: int = 1
-):
+    model: GPT,
+    prompt: torch.Tensor | Sequence[int],
+    max_new_tokens: int,
+    use_cache: bool = True,
+    repeats: int = 1,
+) -> tuple[torch.Tensor, float]:
     """Greedy generation, timed: ``(tokens, best wall seconds of repeats runs)``.
 
     ``tokens`` is what ``generate(model, prompt, max_new_tokens, temperature=0, use_cache=...)``
@@ -271,7 +273,7 @@ def timed_generation(
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}.")
-    best, out = float("inf"), None
+    best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         out = generate(model, prompt, max_new_tokens, temperature=0, use_cache=use_cache)
@@ -294,9 +296,7 @@ def kv_cache_speedup(model: GPT, prompt, max_new_tokens: int, repeats: int = 3) 
     """
     out_without, s_without = timed_generation(model, prompt, max_new_tokens, False, repeats)
     out_with, s_with = timed_generation(model, prompt, max_new_tokens, True, repeats)
-    same = out_without == out_with
-    if isinstance(same, torch.Tensor):
-        same = bool(same.all())
+    same = torch.equal(out_without, out_with)
     return {
         "tokens_per_s_without_cache": max_new_tokens / s_without,
         "tokens_per_s_with_cache": max_new_tokens / s_with,

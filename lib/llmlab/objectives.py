@@ -516,19 +516,21 @@ def fill_blanks(model, ids, blank_positions: Sequence[int], mask_id: int) -> lis
 def greedy_continue(model, ids, n_new: int, mask_id: int) -> list[int]:
     """Append ``n_new`` tokens to ``ids``, each the most likely one, the way each family can.
 
-    A decoder predicts the next token from the text so far (greedy decoding, as
-    ``llmlab.generation.generate`` with ``top_k=1``).  An encoder has no "next"
+    A decoder predicts the next token from the text so far: greedy decoding,
+    ``llmlab.generation.generate`` with ``temperature=0``.  An encoder has no "next"
     position: we append a ``mask_id`` and ask it to fill that blank, with nothing
-    to its right, which is not what masked-LM training taught it.  The context is
-    cropped to the model's ``block_size``; ``mask_id`` is never produced.
+    to its right, which is not what masked-LM training taught it; it never writes
+    ``mask_id``.  The context is cropped to the model's ``block_size``.
     """
+    from llmlab.generation import generate
+
     x = _as_long(ids).tolist()
-    causal = getattr(model.config, "causal", True)
+    if getattr(model.config, "causal", True):
+        return generate(model, x, int(n_new), temperature=0)[0].tolist()
     block = model.config.block_size
     model.eval()
     for _ in range(int(n_new)):
-        ctx = x[-block:] if causal else [*x[-(block - 1) :], mask_id]
-        logits, _ = model(torch.tensor([ctx]))  # (1, len(ctx), V)
+        logits, _ = model(torch.tensor([[*x[-(block - 1) :], mask_id]]))  # (1, T, V)
         last = logits[0, -1]
         last[mask_id] = float("-inf")
         x.append(int(last.argmax()))
