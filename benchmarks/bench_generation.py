@@ -39,7 +39,8 @@ BEGIN, END = "<!-- bench_generation -->", "<!-- /bench_generation -->"
 
 
 def course_model() -> tuple[str, GPT]:
-    from llmlab.training import COURSE_GPT, load_course_model
+    from llmlab.configs import COURSE_GPT
+    from llmlab.training import load_course_model
 
     try:
         return "course model (data/mini-gpt)", load_course_model().model

@@ -15,7 +15,7 @@ What it measures, all on the embedded corpus (``wiki-news``, char-level, last 10
    --log_interval=1 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
    --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0``, lr 1e-3) trained with
    ``llmlab.training.train``: tokens/s, achieved FLOP/s, share of peak, final losses.
-4. The course's quick recipe (``llmlab.training.QUICK_TRAIN``) on the same corpus.
+4. The course's quick recipe (``llmlab.configs.QUICK_TRAIN``) on the same corpus.
 
 FLOPs per trained token follow nanoGPT's ``estimate_mfu`` (PaLM paper, Chowdhery et al.
 2022, appendix B): ``6 N + 12 L T d`` with N the parameters without the position embedding
@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmlab import data, tokenizers, training
+from llmlab import configs, data, tokenizers, training
 from llmlab.environment import cpu_name
 from llmlab.gpt import GPT, GPTConfig
 
@@ -391,7 +391,7 @@ def write_results(r: dict, path: Path) -> None:
         qs = quick["summary"]
         lines += [
             "",
-            "## The course's quick recipe (`llmlab.training.QUICK_TRAIN`)",
+            "## The course's quick recipe (`llmlab.configs.QUICK_TRAIN`)",
             f"Same corpus; {quick['shape']['n_layer']} layers x {quick['shape']['n_head']} heads, "
             f"{quick['shape']['n_embd']} dims, block {quick['shape']['block_size']}, batch "
             f"{quick['config']['batch_size']}, lr {quick['config']['lr']} -> {quick['config']['min_lr']}, "
@@ -490,9 +490,8 @@ def main(argv=None) -> None:
         print("compare", json.dumps(r["compare"]), flush=True)
     save()
     if "quick" in args.stages:
-        q = training.QUICK_TRAIN
-        shape = {**training.COURSE_GPT, "block_size": q.block_size}
-        sq = training.TokenStream(train_ids, val_ids, q.block_size)
+        q, shape = configs.QUICK_TRAIN, configs.QUICK_GPT
+        sq = training.TokenStream(train_ids, val_ids, shape["block_size"])
         r["quick_recipe"], _ = run_recipe(
             "quick", shape, q, sq, tok.vocab_size, args.final_eval_iters, [("T64", s64)]
         )

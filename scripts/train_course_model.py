@@ -5,7 +5,7 @@
 Writes ``model.safetensors``, ``config.json`` (model config, tokenizer, training facts) and
 ``MODEL_CARD.md``, all three swapped into place together; an existing folder (the shipped
 model) is replaced only with ``--overwrite``.  Deterministic: the same command on the same machine (same torch, same
-thread count) gives the same weights.  The recipe is ``llmlab.training.COURSE_GPT`` and
+thread count) gives the same weights.  The recipe is ``llmlab.configs.COURSE_GPT`` and
 ``COURSE_TRAIN``; flags override a few fields for quick runs.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from llmlab import data, gpt, model_card, tokenizers, training
+from llmlab import configs, data, gpt, model_card, tokenizers, training
 from llmlab.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ Lessons 02, 03 and 05 load it with `llmlab.training.load_course_model()`.
 | | |
 |---|---|
 | steps | {s["steps"]:,} |
-| batch x context | {t["batch_size"]} x {t["block_size"]} = {t["batch_size"] * t["block_size"]:,} tokens per step |
+| batch x context | {t["batch_size"]} x {m["block_size"]} = {t["batch_size"] * m["block_size"]:,} tokens per step |
 | tokens seen | {s["tokens_seen"]:,} ({s["tokens_seen"] / meta["train_chars"]:.2f} passes over the training split) |
 | optimizer | AdamW, betas ({t["beta1"]}, {t["beta2"]}), weight decay {t["weight_decay"]} on 2-D weights |
 | learning rate | linear warm-up over {t["warmup_iters"]} steps to {t["lr"]}, cosine decay to {t["min_lr"]} |
@@ -108,8 +108,8 @@ def main(argv=None) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="replace the checkpoint already in --out"
     )
-    p.add_argument("--max-iters", type=int, default=training.COURSE_TRAIN.max_iters)
-    p.add_argument("--seed", type=int, default=training.COURSE_TRAIN.seed)
+    p.add_argument("--max-iters", type=int, default=configs.COURSE_TRAIN.max_iters)
+    p.add_argument("--seed", type=int, default=configs.COURSE_TRAIN.seed)
     p.add_argument(
         "--threads", type=int, default=2, help="torch threads (default 2, as in the lessons)"
     )
@@ -138,12 +138,12 @@ def main(argv=None) -> None:
     tok = tokenizers.CharTokenizer.from_text(text)
     train_text, val_text = training.split_train_val(text)
     stream = training.TokenStream(
-        tok.encode(train_text), tok.encode(val_text), training.COURSE_GPT["block_size"]
+        tok.encode(train_text), tok.encode(val_text), configs.COURSE_GPT["block_size"]
     )
-    cfg = dataclasses.replace(training.COURSE_TRAIN, max_iters=args.max_iters, seed=args.seed)
+    cfg = dataclasses.replace(configs.COURSE_TRAIN, max_iters=args.max_iters, seed=args.seed)
 
     torch.manual_seed(args.seed)
-    model = gpt.GPT(gpt.GPTConfig(vocab_size=tok.vocab_size, **training.COURSE_GPT))
+    model = gpt.GPT(gpt.GPTConfig(vocab_size=tok.vocab_size, **configs.COURSE_GPT))
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
     def save_placeholder(step: int, loss: float) -> None:

@@ -2,9 +2,9 @@
 
     nice -n 5 python scripts/train_llama_model.py --threads 2
 
-Both models (``llmlab.gpt.GPT`` with ``training.COURSE_GPT``, ``llmlab.llama.Llama`` with the same
+Both models (``llmlab.gpt.GPT`` with ``configs.COURSE_GPT``, ``llmlab.llama.Llama`` with the same
 layers, heads and width) start from the same seed and see the same batches with the same recipe
-(``training.COURSE_TRAIN`` shortened to ``--max-iters`` steps), one after the other in this process,
+(``configs.COURSE_TRAIN`` shortened to ``--max-iters`` steps), one after the other in this process,
 so their loss against steps and against seconds compare. The LLaMA one is saved (safetensors and
 config.json, with both runs' curves in ``meta``) for lesson 07; the GPT of this short run is not kept
 (the shipped ``data/mini-gpt`` is the course's long-trained GPT). An existing folder is kept unless
@@ -25,17 +25,11 @@ from pathlib import Path
 
 import torch
 
-from llmlab import data, gpt, llama, tokenizers, training
+from llmlab import configs, data, gpt, llama, tokenizers, training
 from llmlab.environment import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "mini-llama"
-
-#: The LLaMA-style course model: the GPT's layers, heads, width and context; multi-head attention
-#: (n_kv_head = n_head, as LLaMA 2 7B and 13B), an untied head (as LLaMA), SwiGLU width 352.
-COURSE_LLAMA = dict(
-    n_layer=4, n_head=4, n_embd=128, block_size=128, n_kv_head=4, tie_embeddings=False
-)
 
 
 def run(model, stream, cfg, label: str) -> dict:
@@ -69,12 +63,12 @@ def model_card(meta: dict) -> str:
 {m["n_layer"]} layers x {m["n_head"]} heads ({m["n_kv_head"]} key/value heads), width {m["n_embd"]}, SwiGLU width
 {m["d_ff"]}, context {m["block_size"]} characters, {meta["params"]:,} parameters. Trained on the course corpus
 (`wiki-news`, first 90%) with the course recipe shortened to {t["max_iters"]} steps (batch {t["batch_size"]} x
-{t["block_size"]}, AdamW lr {t["lr"]} with warm-up and cosine decay), seed {t["seed"]}. Lesson 07 quantizes it
+{m["block_size"]}, AdamW lr {t["lr"]} with warm-up and cosine decay), seed {t["seed"]}. Lesson 07 quantizes it
 and exports it to GGUF. `llmlab.llama.load_llama_checkpoint` loads it.
 
 ## Against a GPT-2-style model of the same shape, same recipe, same batches, same process
 
-The GPT here is `llmlab.gpt.GPT` with the course model's shape (`training.COURSE_GPT`), trained from
+The GPT here is `llmlab.gpt.GPT` with the course model's shape (`configs.COURSE_GPT`), trained from
 scratch in the same run for the same steps; it is not kept (the shipped `data/mini-gpt` is the
 course's long-trained GPT).
 
@@ -126,14 +120,14 @@ def main(argv=None) -> None:
     tok = tokenizers.CharTokenizer.from_text(text)
     train_text, val_text = training.split_train_val(text)
     stream = training.TokenStream(
-        tok.encode(train_text), tok.encode(val_text), training.COURSE_GPT["block_size"]
+        tok.encode(train_text), tok.encode(val_text), configs.COURSE_GPT["block_size"]
     )
-    cfg = dataclasses.replace(training.COURSE_TRAIN, max_iters=args.max_iters, eval_interval=100)
+    cfg = dataclasses.replace(configs.COURSE_TRAIN, max_iters=args.max_iters, eval_interval=100)
 
     torch.manual_seed(cfg.seed)
-    gpt_model = gpt.GPT(gpt.GPTConfig(vocab_size=tok.vocab_size, **training.COURSE_GPT))
+    gpt_model = gpt.GPT(gpt.GPTConfig(vocab_size=tok.vocab_size, **configs.COURSE_GPT))
     torch.manual_seed(cfg.seed)
-    llama_model = llama.Llama(llama.LlamaConfig(vocab_size=tok.vocab_size, **COURSE_LLAMA))
+    llama_model = llama.Llama(llama.LlamaConfig(vocab_size=tok.vocab_size, **configs.COURSE_LLAMA))
     runs = [
         run(gpt_model, stream, cfg, "GPT-2 style (llmlab.gpt)"),
         run(llama_model, stream, cfg, "LLaMA style (llmlab.llama)"),

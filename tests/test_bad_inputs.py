@@ -193,7 +193,6 @@ def test_train_api_stops_on_nan_before_the_step_is_applied():
     cfg = training.TrainConfig(
         max_iters=50,
         batch_size=4,
-        block_size=16,
         lr=1e6,
         min_lr=0,
         grad_clip=0,

@@ -28,7 +28,6 @@ GLOBAL_BATCH, STEPS = 8, 6
 CONFIG = training.TrainConfig(
     max_iters=STEPS,
     batch_size=GLOBAL_BATCH,
-    block_size=16,
     lr=3e-3,
     warmup_iters=2,
     eval_interval=3,

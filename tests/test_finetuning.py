@@ -193,7 +193,6 @@ def test_a_few_sft_steps_lower_the_response_loss(data, tok):
         TrainConfig(
             max_iters=60,
             batch_size=16,
-            block_size=128,
             lr=3e-3,
             warmup_iters=5,
             eval_interval=60,

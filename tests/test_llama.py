@@ -87,10 +87,9 @@ def test_trains_and_generates_like_the_gpt():
     torch.manual_seed(0)
     model = llama.Llama(cfg)
     ids = torch.arange(400) % 20  # a repeating sequence: easy to learn
-    tc = training.TrainConfig(
-        max_iters=60, batch_size=8, block_size=16, lr=3e-3, eval_interval=60, eval_iters=2
-    )
-    result = training.train(model, ids[:360], ids[360:], tc, show_progress=False)
+    tc = training.TrainConfig(max_iters=60, batch_size=8, lr=3e-3, eval_interval=60, eval_iters=2)
+    stream = training.TokenStream(ids[:360], ids[360:], model.config.block_size)
+    result = training.train(model, stream, tc, show_progress=False)
     assert result.evals[-1]["val_loss"] < 0.5 * result.evals[0]["val_loss"]
     with_cache = generation.generate(model, [0, 1, 2], 20, temperature=0)
     without = generation.generate(model, [0, 1, 2], 20, temperature=0, use_cache=False)

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from llmlab import training
+from llmlab import configs, training
 from llmlab.gpt import GPT, GPTConfig
 from llmlab.progress import LiveLossPlot
 from llmlab.tokenizers import BPETokenizer, CharTokenizer
@@ -27,7 +27,6 @@ def tiny_setup(max_iters=30, seed=0):
     cfg = training.TrainConfig(
         max_iters=max_iters,
         batch_size=4,
-        block_size=16,
         lr=3e-3,
         min_lr=3e-4,
         warmup_iters=5,
@@ -35,7 +34,7 @@ def tiny_setup(max_iters=30, seed=0):
         eval_iters=2,
         seed=seed,
     )
-    stream = training.TokenStream(train_ids, val_ids, cfg.block_size)
+    stream = training.TokenStream(train_ids, val_ids, 16)
     return tok, stream, cfg
 
 
@@ -146,15 +145,12 @@ def test_train_is_reproducible_with_the_same_seed():
     assert not torch.equal(a.lm_head.weight, c.lm_head.weight)
 
 
-def test_train_accepts_ids_and_masked_targets():
-    tok, _, cfg = tiny_setup(max_iters=3)
-    ids = tok.encode(TEXT)
-    train_ids, val_ids = training.split_train_val(ids)
-    model = tiny_model(vocab_size=tok.vocab_size)
-    result = training.train(model, train_ids, val_ids, cfg, show_progress=False)
-    assert len(result.steps) == 3
+def test_train_accepts_masked_targets_and_a_separate_validation_source():
+    tok, stream, cfg = tiny_setup(max_iters=3)
 
     class Masked:  # fine-tuning style: only the second half of each row counts
+        block_size = 16
+
         def sample(self, split, batch_size, generator):
             x = torch.randint(0, tok.vocab_size, (batch_size, 16), generator=generator)
             y = x.roll(-1, dims=1)
@@ -165,6 +161,12 @@ def test_train_accepts_ids_and_masked_targets():
         tiny_model(vocab_size=tok.vocab_size), Masked(), cfg, show_progress=False
     )
     assert all(math.isfinite(v) for v in result.train_losses)
+    # val_batches: the held-out loss comes from its "val" split, the training loss from train_batches
+    model = tiny_model(vocab_size=tok.vocab_size)
+    result = training.train(model, Masked(), cfg, val_batches=stream, show_progress=False)
+    want = training.estimate_loss(model, stream, cfg.batch_size, cfg.eval_iters, cfg.seed + 1)
+    assert result.evals[-1]["val_loss"] == pytest.approx(want["val"])
+    assert result.evals[-1]["train_loss"] != pytest.approx(want["train"])
 
 
 def test_train_rejects_bad_input():
@@ -172,8 +174,13 @@ def test_train_rejects_bad_input():
     model = tiny_model(block_size=8)
     with pytest.raises(ValueError, match="longer than the model's context"):
         training.train(model, stream, cfg, show_progress=False)
+    with pytest.raises(ValueError, match="val_batches hands out rows of 16 tokens"):
+        short = training.TokenStream(stream.ids["train"], stream.ids["val"], 8)
+        training.train(model, short, cfg, val_batches=stream, show_progress=False)
     with pytest.raises(TypeError, match="sample"):
         training.train(tiny_model(), [1, 2, 3], cfg)
+    with pytest.raises(TypeError, match="config must be a TrainConfig"):
+        training.train(tiny_model(), stream, stream.ids["val"])
 
 
 def test_one_step_matches_torch_adamw_reference():
@@ -222,9 +229,7 @@ def test_fused_and_foreach_adamw_kernels_train_the_same_model():
             # full-size steps of either sign. The two kernels round differently; skip it.
             continue
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7, msg=name)
-    assert (
-        training.COURSE_TRAIN.fused_optimizer is False
-    )  # the shipped checkpoint's kernel, kept to rebuild it
+    assert configs.COURSE_TRAIN.fused_optimizer is False  # the shipped run's kernel, to rebuild it
 
 
 # --- live plot ----------------------------------------------------------------

@@ -23,6 +23,7 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.gpt``            the GPT-2 style model (lesson 04)
 ``llmlab.loss``           the language-modelling loss and its gradient, written out (lesson 04)
 ``llmlab.training``       the training loop and safetensors checkpoints (lesson 04)
+``llmlab.configs``        the course's model shapes and training recipes (lessons 02-07)
 ``llmlab.generation``     sampling and the KV cache (lesson 04)
 ``llmlab.finetuning``     instruction data and supervised fine-tuning (lesson 05)
 ``llmlab.lora``           LoRA adapters written out (lesson 05)

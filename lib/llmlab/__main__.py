@@ -153,6 +153,12 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     )
     t.add_argument("--n-embd", type=int, default=128, help="width of the residual stream")
     t.add_argument(
+        "--block-size",
+        type=int,
+        default=64,
+        help="the model's context (T): it trains on windows of this many tokens",
+    )
+    t.add_argument(
         "--dropout", type=float, default=0.0, help="dropout probability while training, in [0, 1)"
     )
     t.add_argument(
@@ -299,13 +305,13 @@ def cmd_train(args) -> dict | None:
             tok = BPETokenizer.train(text, args.bpe_vocab_size)
         train_text, val_text = training.split_train_val(text, args.val_fraction)
         stream = training.TokenStream(
-            tok.encode(train_text), tok.encode(val_text), config.block_size
+            tok.encode(train_text), tok.encode(val_text), args.block_size
         )
         torch.manual_seed(config.seed)
         model = GPT(
             GPTConfig(
                 vocab_size=tok.vocab_size,
-                block_size=config.block_size,
+                block_size=args.block_size,
                 n_layer=args.n_layer,
                 n_head=args.n_head,
                 n_embd=args.n_embd,

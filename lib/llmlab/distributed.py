@@ -67,6 +67,7 @@ class ShardedBatches:
 
     def __init__(self, batches, rank: int, world_size: int):
         self.batches, self.rank, self.world_size = batches, rank, world_size
+        self.block_size = batches.block_size
 
     def sample(self, split: str, batch_size: int, generator: torch.Generator | None = None):
         """``(x, y)``: two ``(batch_size / world_size, T)`` long tensors, this process's rows."""

@@ -302,6 +302,8 @@ class InstructionBatches:
             "train": self._stack(data.train, tokenizer, block_size),
             "val": self._stack(data.held_out, tokenizer, block_size),
         }
+        #: the longest row ``sample`` hands out (``L``), which ``train`` checks against the model
+        self.block_size = max(x.size(1) for x, _ in self.tensors.values())
 
     @staticmethod
     def _stack(
@@ -486,6 +488,7 @@ class MixedBatches:
         if prose_rows < 0:
             raise ValueError(f"prose_rows must be >= 0, got {prose_rows}.")
         self.instructions, self.prose, self.prose_rows = instructions, prose, int(prose_rows)
+        self.block_size = instructions.block_size  # prose windows are cut to the instruction rows
 
     def sample(self, split: str, batch_size: int, generator: torch.Generator | None = None):
         """``(x, y)``: ``(batch_size + prose_rows, L)`` for "train", ``(batch_size, L)`` for "val"."""
@@ -503,20 +506,9 @@ class MixedBatches:
 
 # ---------------------------------------------------------------- the recipes of the shipped runs
 def _recipes():
+    from llmlab.configs import SFT_TRAIN as sft
     from llmlab.lora import ALL_LINEAR_TARGETS
-    from llmlab.training import TrainConfig
 
-    sft = TrainConfig(
-        max_iters=600,
-        batch_size=16,
-        block_size=128,
-        lr=3e-3,
-        min_lr=3e-4,
-        warmup_iters=20,
-        weight_decay=0.0,
-        eval_interval=100,
-        eval_iters=4,
-    )
     return {
         # step 1 of InstructGPT on the course model: every weight trains
         "full": {"train": sft, "lora": None, "prose_rows": 0},

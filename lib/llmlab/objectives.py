@@ -35,11 +35,13 @@ Sources:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
 
+from llmlab.configs import FAMILY_GPT, FAMILY_TRAIN
 from llmlab.gpt import IGNORE_INDEX  # "no prediction here": skipped by the loss
 
 #: BERT's masking rates (Devlin et al. 2018, section 3.1).
@@ -396,6 +398,7 @@ class MaskedLMStream:
         from llmlab.training import TokenStream
 
         self.windows = TokenStream(train_ids, val_ids, block_size)
+        self.block_size = self.windows.block_size
         self.mask_id, self.vocab_size, self.mask_prob = (
             int(mask_id),
             int(vocab_size),
@@ -541,35 +544,21 @@ def greedy_continue(model, ids, n_new: int, mask_id: int) -> list[int]:
 # The shipped encoder/decoder pair of lesson 06 (scripts/train_family_models.py)
 # --------------------------------------------------------------------------------------
 
-#: Both models' shape: 2 blocks of 4 heads, 64 wide, 16-character windows (lesson 06 says why so short).
-FAMILY_GPT = dict(block_size=16, n_layer=2, n_head=4, n_embd=64)
 #: Share of characters the encoder must predict (BERT: 0.15; Wettig et al. 2023 find 0.4 better).
 FAMILY_MLM_RATE = 0.4
 #: Folder of each shipped model inside the course data folder.
 FAMILY_SHIPPED = {"encoder": "family-encoder", "decoder": "family-decoder"}
 
 
-def family_train_config(
-    max_iters: int = 3000, device: str = "cpu", block_size: int = FAMILY_GPT["block_size"]
-):
-    """The pair's training recipe: ``max_iters`` steps of 32 windows, lr 3e-3 with cosine decay to 3e-4."""
-    from llmlab.training import TrainConfig
-
-    return TrainConfig(
-        max_iters=max_iters,
-        batch_size=32,
-        block_size=block_size,
-        lr=3e-3,
-        min_lr=3e-4,
-        warmup_iters=30,
-        eval_interval=max(1, max_iters // 6),
-        eval_iters=5,
-        device=str(device),
+def family_train_config(max_iters: int = FAMILY_TRAIN.max_iters, device: str = "cpu"):
+    """The pair's recipe (``llmlab.configs.FAMILY_TRAIN``) cut to ``max_iters`` steps, 6 evaluations."""
+    return dataclasses.replace(
+        FAMILY_TRAIN, max_iters=max_iters, eval_interval=max(1, max_iters // 6), device=str(device)
     )
 
 
 def family_pair(vocab_size: int, seed: int = 0, block_size: int = FAMILY_GPT["block_size"]):
-    """``(encoder, decoder)``: two :class:`llmlab.gpt.GPT` of :data:`FAMILY_GPT`'s shape with the same initial weights.
+    """``(encoder, decoder)``: two :class:`llmlab.gpt.GPT` of ``llmlab.configs.FAMILY_GPT``'s shape with the same initial weights.
 
     ``vocab_size`` counts the ``[MASK]`` token.  The only difference is the attention mask
     (``causal=False`` for the encoder).  ``block_size`` changes the window length (lesson 06's exercise).

@@ -15,8 +15,11 @@ down to what a CPU needs:
   and of the held-out split is measured, with the model in eval mode.
 
 Batches come from any object with ``sample(split, batch_size, generator) -> (x, y)``
-(both ``(B, T)`` long tensors; a ``y`` of -100 is left out of the loss), so fine-tuning
-plugs in its own data.  :class:`TokenStream` is the one for language modelling.
+(both ``(B, T)`` long tensors; a ``y`` of -100 is left out of the loss) and a
+``block_size``, the longest ``T`` it hands out, which ``train`` checks against the model's
+context (``GPTConfig.block_size``, the one owner of the context); so fine-tuning plugs in its
+own data.  :class:`TokenStream` is the one for language modelling.  The course's own model
+shapes and recipes are in :mod:`llmlab.configs`.
 
 Checkpoints are a folder with ``model.safetensors`` (the weights; safetensors never runs
 code on load, unlike pickle) and ``config.json`` (model config, tokenizer, notes).
@@ -25,9 +28,9 @@ code on load, unlike pickle) and ``config.json`` (model config, tokenizer, notes
 >>> text = data.load_text("wiki-news")
 >>> tok = tokenizers.CharTokenizer.from_text(text)
 >>> train_ids, val_ids = training.split_train_val(tok.encode(text))
->>> cfg = training.TrainConfig(max_iters=200)
->>> model = gpt.GPT(gpt.GPTConfig(tok.vocab_size, cfg.block_size, 4, 4, 128))
->>> result = training.train(model, training.TokenStream(train_ids, val_ids, cfg.block_size), cfg)
+>>> model = gpt.GPT(gpt.GPTConfig(tok.vocab_size, block_size=64, n_layer=4, n_head=4, n_embd=128))
+>>> stream = training.TokenStream(train_ids, val_ids, model.config.block_size)
+>>> result = training.train(model, stream, training.TrainConfig(max_iters=200))
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -70,7 +73,7 @@ __all__ = [
     "train",
 ]
 
-#: Folder name of the shipped course model inside ``llmlab.paths.data_dir()``.
+#: Folder name of the shipped course model inside ``llmlab.paths.data_dir()`` (recipe: ``llmlab.configs``).
 COURSE_MODEL = "mini-gpt"
 
 
@@ -89,13 +92,13 @@ class TrainConfig:
     """Hyper-parameters of a training run.
 
     The defaults are nanoGPT's recipe for a small character-level model on a CPU
-    (``config/train_shakespeare_char.py`` with the README's CPU overrides: block 64,
-    batch 12, 2000 iterations, lr decayed over all of them).
+    (``config/train_shakespeare_char.py`` with the README's CPU overrides: batch 12,
+    2000 iterations, lr decayed over all of them; its block 64 is the model's context and
+    the batch source's window, not a training knob).
     """
 
     max_iters: int = _knob(2000, "optimizer steps")
     batch_size: int = _knob(12, "sequences per step (B)")
-    block_size: int = _knob(64, "tokens per sequence (T); at most the model's block_size")
     lr: float = _knob(1e-3, "peak learning rate, reached after warm-up")
     min_lr: float = _knob(1e-4, "learning rate at the end of the cosine decay")
     warmup_iters: int = _knob(100, "linear warm-up from ~0 to lr over this many steps")
@@ -117,7 +120,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("max_iters", "batch_size", "block_size", "eval_interval", "eval_iters"):
+        for name in ("max_iters", "batch_size", "eval_interval", "eval_iters"):
             check_int(name, getattr(self, name), minimum=1)
         check_int("warmup_iters", self.warmup_iters, minimum=0)
         check_int("seed", self.seed)
@@ -139,10 +142,6 @@ class TrainConfig:
             raise UsageError(
                 f"fused_optimizer must be True or False, got {self.fused_optimizer!r}."
             )
-
-    @property
-    def tokens_per_step(self) -> int:
-        return self.batch_size * self.block_size
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,7 +172,9 @@ def lr_at(step: int, config: TrainConfig) -> float:
 
 
 class Batches(Protocol):
-    """Anything that hands out training batches."""
+    """Anything that hands out training batches: ``block_size`` is the longest ``T`` of its rows."""
+
+    block_size: int
 
     def sample(
         self, split: str, batch_size: int, generator: torch.Generator
@@ -197,7 +198,7 @@ class TokenStream:
 
     ``sample`` picks ``batch_size`` random start positions ``i`` and returns
     ``x = ids[i : i+T]`` and ``y = ids[i+1 : i+T+1]``: at every position the
-    target is the next token.
+    target is the next token.  ``T = block_size``, the window, usually the model's context.
     """
 
     def __init__(self, train_ids, val_ids, block_size: int):
@@ -341,11 +342,27 @@ def estimate_loss(
     return out
 
 
+def _check_batches(name: str, batches: Batches, model: nn.Module) -> None:
+    """A batch source: it has ``sample`` and a ``block_size`` that fits the model's context."""
+    if not hasattr(batches, "sample") or not isinstance(getattr(batches, "block_size", None), int):
+        raise TypeError(
+            f"{name} must have a .sample(split, batch_size, generator) method and a block_size "
+            "(the longest row it hands out), e.g. TokenStream(train_ids, val_ids, block_size); "
+            f"got {type(batches).__name__}."
+        )
+    context = getattr(getattr(model, "config", None), "block_size", None)
+    if context is not None and batches.block_size > context:
+        raise ValueError(
+            f"{name} hands out rows of {batches.block_size} tokens, longer than the model's context "
+            f"({context}); build them with block_size <= {context}, e.g. model.config.block_size."
+        )
+
+
 def train(
     model: nn.Module,
-    batches: Batches,
-    config: TrainConfig | Any = None,
-    maybe_config: TrainConfig | None = None,
+    train_batches: Batches,
+    config: TrainConfig | None = None,
+    val_batches: Batches | None = None,
     *,
     live_plot: bool = False,
     show_progress: bool = True,
@@ -353,10 +370,13 @@ def train(
     on_evaluation=None,
     distributed=None,
 ) -> TrainResult:
-    """Train ``model`` on ``batches`` with ``config``; returns a :class:`TrainResult`.
+    """Train ``model`` on ``train_batches`` with ``config``; returns a :class:`TrainResult`.
 
-    ``train(model, TokenStream(train_ids, val_ids, T), config)`` is the usual call;
-    ``train(model, train_ids, val_ids, config)`` builds the TokenStream for you.
+    ``train(model, TokenStream(train_ids, val_ids, model.config.block_size), config)`` is the
+    usual call. ``train_batches``: the training batches (its "train" split); ``config``: the
+    optimizer and schedule (None: ``TrainConfig()``, nanoGPT's CPU recipe); ``val_batches``:
+    where the held-out loss is measured (its "val" split; None: ``train_batches``' own "val"
+    split). The batches' ``block_size`` must fit the model's context, ``model.config.block_size``.
     ``live_plot=True`` draws the loss curve live in a notebook (nothing elsewhere).
     ``callback(step, loss)`` (optional) is called after each step, ``on_evaluation(record)``
     after each evaluation (``record``: ``{"step", "train_loss", "val_loss"}``), e.g. to save
@@ -376,23 +396,12 @@ def train(
     own equal share of it and DistributedDataParallel averages them; only the main process
     evaluates, shows progress and calls ``on_evaluation``.
     """
-    if maybe_config is not None:  # the train(model, train_ids, val_ids, config) form
-        config, batches = maybe_config, TokenStream(batches, config, maybe_config.block_size)
-    if config is None:
-        config = TrainConfig()
+    config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
-    if not hasattr(batches, "sample"):
-        raise TypeError(
-            "batches must have a .sample(split, batch_size, generator) method, e.g. "
-            "TokenStream(train_ids, val_ids, block_size); or call train(model, train_ids, val_ids, config)."
-        )
-    model_block = getattr(getattr(model, "config", None), "block_size", None)
-    if model_block is not None and config.block_size > model_block:
-        raise ValueError(
-            f"config.block_size ({config.block_size}) is longer than the model's context "
-            f"({model_block}); use block_size <= {model_block}."
-        )
+    val_batches = train_batches if val_batches is None else val_batches
+    for name, source in (("train_batches", train_batches), ("val_batches", val_batches)):
+        _check_batches(name, source, model)
     device = resolve_device(config.device)
     model.to(device)
     model.train()
@@ -400,13 +409,13 @@ def train(
     gen = torch.Generator().manual_seed(config.seed)  # batch positions
     optimizer = configure_optimizer(model, config)
     params = [p for p in model.parameters() if p.requires_grad]
-    step_model, step_batches, world, main = model, batches, 1, True
+    step_model, step_batches, world, main = model, train_batches, 1, True
     if (
         distributed is not None
     ):  # data parallel (llmlab.distributed): this process's share of each batch
         step_model, step_batches = (
             distributed.wrap(model),
-            distributed.shard(batches, config.batch_size),
+            distributed.shard(train_batches, config.batch_size),
         )
         world, main = distributed.world_size, distributed.is_main
 
@@ -417,14 +426,18 @@ def train(
             plot.series.setdefault(name, ([], []))
 
     def evaluate(step: int) -> dict:
-        losses = estimate_loss(
-            model,
-            batches,
-            config.batch_size,
-            config.eval_iters,
-            seed=config.seed + 1,
-            device=device,
-        )
+        losses = {
+            split: estimate_loss(
+                model,
+                source,
+                config.batch_size,
+                config.eval_iters,
+                seed=config.seed + 1,
+                splits=(split,),
+                device=device,
+            )[split]
+            for split, source in (("train", train_batches), ("val", val_batches))
+        }
         record = {"step": step, "train_loss": losses["train"], "val_loss": losses["val"]}
         if not (math.isfinite(record["train_loss"]) and math.isfinite(record["val_loss"])):
             _stop_non_finite(
@@ -924,47 +937,3 @@ def load_course_model(device: str | torch.device = "cpu") -> Checkpoint:
             "`python scripts/train_course_model.py` (about 25 minutes on 2 CPU cores)."
         )
     return load_checkpoint(directory, device=device)
-
-
-# ---------------------------------------------------------------------------
-# The course model's recipe (scripts/train_course_model.py)
-# ---------------------------------------------------------------------------
-
-#: Shape of the shipped course model (char-level; vocab_size comes from the corpus).
-#: Small enough that lesson 03 can show every head (4 x 4) and lesson 05 can fine-tune it on a CPU.
-COURSE_GPT = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0, bias=True)
-
-#: How the course model is trained on the embedded corpus ("wiki-news", last 10% held out).
-COURSE_TRAIN = TrainConfig(
-    max_iters=6000,
-    batch_size=16,
-    block_size=128,
-    lr=2e-3,
-    min_lr=2e-4,
-    warmup_iters=100,
-    weight_decay=0.1,
-    beta1=0.9,
-    beta2=0.99,
-    grad_clip=1.0,
-    eval_interval=500,
-    eval_iters=10,
-    seed=0,
-    # The shipped checkpoint was trained with AdamW's foreach kernel; the fused one rounds
-    # differently, so this stays as it was for the script to rebuild the same weights.
-    fused_optimizer=False,
-)
-
-#: The course's quick recipe, for a live run in a lesson (lesson 04): the course model's layers on
-#: 64-character windows, nanoGPT's CPU batch (12), twice its learning rate and 1,800 steps.
-#: benchmarks/bench_training.py trains it next to nanoGPT's CPU recipe (the TrainConfig defaults:
-#: same windows and batch, lr 1e-3, 2,000 steps) on the course corpus; benchmarks/RESULTS.md has
-#: the measured losses and wall times.
-QUICK_TRAIN = dataclasses.replace(
-    COURSE_TRAIN,
-    max_iters=1800,
-    batch_size=12,
-    block_size=64,
-    warmup_iters=50,
-    eval_interval=200,
-    fused_optimizer=True,
-)
