@@ -1,5 +1,7 @@
 """Text generation: one token at a time, greedy or sampled, with or without a KV cache (lesson 04).
 
+Lessons 05 (greedy answers of the fine-tuned models) and 07 (the LLaMA-style model) use it too.
+
 A language model gives, at every step, a probability distribution over the next token. Generation
 picks one token from it, appends it and repeats (autoregression):
 

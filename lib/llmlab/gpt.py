@@ -207,6 +207,19 @@ class GPT(nn.Module):
         elif isinstance(module, nn.Embedding):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
+    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """Token ids ``(B, T)`` at positions ``past .. past + T - 1`` -> the residual stream ``(B, T, C)``."""
+        check_token_ids(idx, past, self.config.block_size)
+        pos = torch.arange(past, past + idx.size(1), device=idx.device)  # (T,)
+        try:
+            tok_emb = self.transformer.wte(idx)  # (B, T, C)
+        except IndexError:
+            raise ValueError(
+                f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
+                f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
+            ) from None
+        return self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # (B, T, C)
+
     def forward(
         self,
         idx: torch.Tensor,
@@ -258,19 +271,6 @@ class GPT(nn.Module):
                 f"targets must have the shape of idx {tuple(idx.shape)} (the next token at each position), "
                 f"got {tuple(targets.shape)}."
             )
-
-    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
-        """Token ids ``(B, T)`` at positions ``past .. past + T - 1`` -> the residual stream ``(B, T, C)``."""
-        check_token_ids(idx, past, self.config.block_size)
-        pos = torch.arange(past, past + idx.size(1), device=idx.device)  # (T,)
-        try:
-            tok_emb = self.transformer.wte(idx)  # (B, T, C)
-        except IndexError:
-            raise ValueError(
-                f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
-                f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
-            ) from None
-        return self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # (B, T, C)
 
     def new_kv_cache(self) -> list[KVCache]:
         """An empty KV cache, one ``KVCache`` per layer, for incremental decoding."""

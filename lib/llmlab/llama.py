@@ -228,6 +228,17 @@ class Llama(nn.Module):
             if name.endswith("attn.out_proj.weight") or name.endswith("mlp.down_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / (2 * config.n_layer) ** 0.5)
 
+    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
+        """Token ids ``(B, T)`` -> ``(B, T, C)``: no position embedding (RoPE acts inside attention)."""
+        check_token_ids(idx, past, self.config.block_size)  # the GPT's checks and messages
+        try:
+            return self.drop(self.tok_embeddings(idx))  # (B, T, C)
+        except IndexError:
+            raise ValueError(
+                f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
+                f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
+            ) from None
+
     def forward(
         self,
         idx: torch.Tensor,
@@ -250,17 +261,6 @@ class Llama(nn.Module):
                 logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
             )
         return logits, loss
-
-    def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
-        """Token ids ``(B, T)`` -> ``(B, T, C)``: no position embedding (RoPE acts inside attention)."""
-        check_token_ids(idx, past, self.config.block_size)  # the GPT's checks and messages
-        try:
-            return self.drop(self.tok_embeddings(idx))  # (B, T, C)
-        except IndexError:
-            raise ValueError(
-                f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
-                f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
-            ) from None
 
     def new_kv_cache(self) -> list[KVCache]:
         """An empty KV cache, one ``KVCache`` per layer (it holds ``n_kv_head`` heads, not ``n_head``)."""

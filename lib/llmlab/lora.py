@@ -1,4 +1,4 @@
-"""LoRA, written out: low-rank adapters on a frozen model (Hu et al. 2021).
+"""LoRA, written out: low-rank adapters on a frozen model (Hu et al. 2021; lesson 05).
 
 Full fine-tuning updates every weight ``W`` of a pretrained model.  LoRA keeps
 ``W`` frozen and learns a low-rank *change* next to it.  In the paper's words

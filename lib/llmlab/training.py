@@ -1,4 +1,6 @@
-"""Training a GPT: batches, the AdamW loop with warm-up and cosine decay, and checkpoints.
+"""Training a GPT: batches, the AdamW loop with warm-up and cosine decay, and checkpoints (lesson 04).
+
+Lessons 05 (fine-tuning), 06 (encoder and decoder) and 08 (data parallel) train with the same loop.
 
 The loop is nanoGPT's ``train.py`` (Karpathy, https://github.com/karpathy/nanoGPT) cut
 down to what a CPU needs:
