@@ -304,9 +304,7 @@ def cmd_train(args) -> dict | None:
         else:
             tok = BPETokenizer.train(text, args.bpe_vocab_size)
         train_text, val_text = training.split_train_val(text, args.val_fraction)
-        stream = training.TokenStream(
-            tok.encode(train_text), tok.encode(val_text), args.block_size
-        )
+        stream = training.TokenStream(tok.encode(train_text), tok.encode(val_text), args.block_size)
         torch.manual_seed(config.seed)
         model = GPT(
             GPTConfig(

@@ -127,16 +127,15 @@ class KVCache:
 
     def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Append the new ``(B, n_kv, T_new, hs)`` keys/values; return all of them so far."""
-        if self.k is None:
-            self.k, self.v = k, v
-        else:
-            self.k = torch.cat([self.k, k], dim=2)  # (B, n_kv, T_past + T_new, hs)
-            self.v = torch.cat([self.v, v], dim=2)
-        return self.k, self.v
+        if self.k is not None and self.v is not None:
+            k = torch.cat([self.k, k], dim=2)  # (B, n_kv, T_past + T_new, hs)
+            v = torch.cat([self.v, v], dim=2)
+        self.k, self.v = k, v
+        return k, v
 
     def nbytes(self) -> int:
         """Memory the cached keys and values take, in bytes."""
-        if self.k is None:
+        if self.k is None or self.v is None:
             return 0
         return self.k.numel() * self.k.element_size() + self.v.numel() * self.v.element_size()
 

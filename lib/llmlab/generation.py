@@ -52,7 +52,7 @@ def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) 
             f"greedy decoding (always the most likely token), or at least {MIN_TEMPERATURE:g}."
         )
     if top_k is not None:
-        if isinstance(top_k, float) and top_k.is_integer():
+        if isinstance(top_k, float) and float(top_k).is_integer():
             top_k = int(top_k)
         check_int("top_k (None for all tokens)", top_k, minimum=1)
     if top_p is not None:

@@ -24,6 +24,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -172,21 +173,32 @@ def check_token_ids(idx: torch.Tensor, past: int, block_size: int) -> None:
         )
 
 
+class Transformer(nn.Module):
+    """The GPT's body, ``model.transformer``: the embeddings, the blocks, the final LayerNorm.
+
+    GPT-2's parameter names (``wte``, ``wpe``, ``h.{i}``, ``ln_f``), as in nanoGPT's ``ModuleDict``.
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embedding
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)  # learned position embedding
+        self.drop = nn.Dropout(config.dropout)
+        self.h = nn.ModuleList([Block(config) for _ in range(config.n_layer)])
+        self.ln_f = LayerNorm(config.n_embd, bias=config.bias)
+
+    def blocks(self) -> list[Block]:
+        """The blocks ``h``, in order (typed: an ``nn.ModuleList`` holds any module)."""
+        return [cast(Block, b) for b in self.h]
+
+
 class GPT(nn.Module):
     """The GPT-2 language model: ``model(idx (B, T), targets=None) -> (logits (B, T, V), loss)``."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.config = config
-        self.transformer = nn.ModuleDict(
-            dict(
-                wte=nn.Embedding(config.vocab_size, config.n_embd),  # token embedding
-                wpe=nn.Embedding(config.block_size, config.n_embd),  # learned position embedding
-                drop=nn.Dropout(config.dropout),
-                h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
-                ln_f=LayerNorm(config.n_embd, bias=config.bias),
-            )
-        )
+        self.transformer = Transformer(config)
         self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
         # Weight tying (Press & Wolf 2017, https://arxiv.org/abs/1608.05859): the output layer
         # reuses the token embedding matrix, as GPT-2 does.
@@ -283,7 +295,7 @@ class GPT(nn.Module):
         Row i of a map is how much query position i attends to each key position (rows sum to 1).
         """
         x, maps = self.embed(idx), []
-        for block in self.transformer.h:
+        for block in self.transformer.blocks():
             maps.append(block.attention_weights(x, mask))  # (B, nh, T, T)
             x = block(x, mask=mask)
         return torch.stack(maps)  # (n_layer, B, nh, T, T)
@@ -349,7 +361,14 @@ def gpt2_config(name: str = "gpt2") -> GPTConfig:
     """The config of a released GPT-2 (vocabulary 50,257 BPE tokens, context 1,024)."""
     if name not in GPT2_SIZES:
         raise ValueError(f"unknown GPT-2 size {name!r}; choose one of {sorted(GPT2_SIZES)}.")
-    return GPTConfig(vocab_size=50257, block_size=1024, **GPT2_SIZES[name])
+    size = GPT2_SIZES[name]
+    return GPTConfig(
+        vocab_size=50257,
+        block_size=1024,
+        n_layer=size["n_layer"],
+        n_head=size["n_head"],
+        n_embd=size["n_embd"],
+    )
 
 
 def meta_model(config: GPTConfig) -> GPT:

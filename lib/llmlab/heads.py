@@ -19,9 +19,9 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import torch
-from torch import nn
 
 from llmlab.attention import causal_mask
+from llmlab.gpt import GPT
 
 #: The patterns scored, in table order, and what each key set is.
 PATTERNS: dict[str, str] = {
@@ -120,13 +120,13 @@ def name_heads(
 
 
 @contextlib.contextmanager
-def ablate_head(model: nn.Module, layer: int, head: int) -> Iterator[None]:
+def ablate_head(model: GPT, layer: int, head: int) -> Iterator[None]:
     """Inside the ``with`` block, head ``head`` of block ``layer`` outputs zeros.
 
     Its slice of the input of ``out_proj`` (the concatenated head outputs) is zeroed,
     so the other heads and the residual stream run unchanged.
     """
-    attn = model.transformer.h[layer].attn
+    out_proj = model.get_submodule(f"transformer.h.{layer}.attn.out_proj")
     hs = model.config.n_embd // model.config.n_head
     if not 0 <= head < model.config.n_head:
         raise ValueError(f"head must be in 0..{model.config.n_head - 1}, got {head}.")
@@ -136,14 +136,14 @@ def ablate_head(model: nn.Module, layer: int, head: int) -> Iterator[None]:
         z[..., head * hs : (head + 1) * hs] = 0
         return (z,)
 
-    handle = attn.out_proj.register_forward_pre_hook(hook)
+    handle = out_proj.register_forward_pre_hook(hook)
     try:
         yield
     finally:
         handle.remove()
 
 
-def ablation_losses(model: nn.Module, loss_fn: Callable[[], float]) -> torch.Tensor:
+def ablation_losses(model: GPT, loss_fn: Callable[[], float]) -> torch.Tensor:
     """Loss change when each head alone is switched off: ``(L, H)``, ``loss_fn()`` minus its baseline.
 
     ``loss_fn`` evaluates the model (e.g. on held-out passages) and returns a float; it is

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -135,9 +136,11 @@ class SwiGLU(nn.Module):
 
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__()
-        self.gate_proj = nn.Linear(config.n_embd, config.d_ff, bias=False)
-        self.up_proj = nn.Linear(config.n_embd, config.d_ff, bias=False)
-        self.down_proj = nn.Linear(config.d_ff, config.n_embd, bias=False)
+        d_ff = config.d_ff
+        assert d_ff is not None  # LlamaConfig.__post_init__ fills it in
+        self.gate_proj = nn.Linear(config.n_embd, d_ff, bias=False)
+        self.up_proj = nn.Linear(config.n_embd, d_ff, bias=False)
+        self.down_proj = nn.Linear(d_ff, config.n_embd, bias=False)
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -262,6 +265,10 @@ class Llama(nn.Module):
             )
         return logits, loss
 
+    def blocks(self) -> list[Block]:
+        """The blocks ``layers``, in order (typed: an ``nn.ModuleList`` holds any module)."""
+        return [cast(Block, b) for b in self.layers]
+
     def new_kv_cache(self) -> list[KVCache]:
         """An empty KV cache, one ``KVCache`` per layer (it holds ``n_kv_head`` heads, not ``n_head``)."""
         return [KVCache() for _ in self.layers]
@@ -270,7 +277,7 @@ class Llama(nn.Module):
     def attention_maps(self, idx: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The attention weights of every layer and head: ``(n_layer, B, n_head, T, T)``."""
         x, maps = self.embed(idx), []
-        for block in self.layers:
+        for block in self.blocks():
             maps.append(block.attention_weights(x, mask))  # (B, nh, T, T)
             x = block(x, mask=mask)
         return torch.stack(maps)  # (n_layer, B, nh, T, T)

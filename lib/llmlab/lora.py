@@ -174,7 +174,8 @@ def apply_lora(
             f"No layer named {', '.join(map(repr, absent))} in the model; its linear layers are "
             f"called: {', '.join(linear_names)}."
         )
-    for _, name, child in found:
+    linears: list[tuple[nn.Module, str, nn.Linear]] = []
+    for parent, name, child in found:
         if not isinstance(child, nn.Linear):
             raise TypeError(f"LoRA target {name!r} is a {type(child).__name__}, not an nn.Linear.")
         if r > min(child.in_features, child.out_features):
@@ -182,10 +183,11 @@ def apply_lora(
                 f"Rank r={r} is larger than the layer {name!r} itself ({child.out_features} x {child.in_features}): "
                 "a low-rank update needs r <= min(out_features, in_features)."
             )
+        linears.append((parent, name, child))
     for p in model.parameters():
         p.requires_grad_(False)
-    for parent, name, child in found:
-        setattr(parent, name, LoRALinear(child, r=r, alpha=alpha, dropout=dropout))
+    for parent, name, linear in linears:
+        setattr(parent, name, LoRALinear(linear, r=r, alpha=alpha, dropout=dropout))
     return model
 
 

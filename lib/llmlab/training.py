@@ -48,7 +48,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -590,7 +590,9 @@ class Checkpoint:
     def encode(self, text: str) -> torch.Tensor:
         """``text`` -> a ``(1, T)`` tensor of ids on the model's device."""
         return torch.tensor(
-            [self.tokenizer.encode(text)], dtype=torch.long, device=self.model.lm_head.weight.device
+            [self.tokenizer.encode(text)],
+            dtype=torch.long,
+            device=next(self.model.parameters()).device,
         )
 
 
@@ -721,7 +723,8 @@ def save_checkpoint(
             raise UsageError(
                 f"files: {name!r} must be a plain file name other than {WEIGHTS_FILE} and {CONFIG_FILE}."
             )
-    config = model.config.to_dict() if hasattr(model.config, "to_dict") else asdict(model.config)
+    model_config: Any = model.config  # a GPTConfig or a LlamaConfig
+    config = model_config.to_dict() if hasattr(model_config, "to_dict") else asdict(model_config)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "format_version": 1,
