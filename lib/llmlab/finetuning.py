@@ -584,8 +584,8 @@ def run_recipe(
     """Train the shipped run ``name`` of :data:`RECIPES` from ``base``: ``(model, TrainResult)``.
 
     What ``scripts/train_finetuned_models.py`` runs and what lesson 05 runs with
-    ``FULL_RUN = True``: on the same machine, thread count and torch version both give the
-    shipped weights bit for bit.  ``max_iters`` shortens it (quick checks only).
+    ``FULL_RUN = True``: on the same machine, thread count and torch version, two runs give
+    the same weights bit for bit.  ``max_iters`` shortens it (quick checks only).
     """
     recipe = RECIPES[name]
     if max_iters:
