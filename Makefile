@@ -64,10 +64,11 @@ benchmark: $(STAMP)
 llama-cpp: $(STAMP)
 	$(BIN)/python -m pip install llama-cpp-python
 
-## lint: ruff's checks over the code and the notebooks, and its formatting over the code
+## lint: ruff's checks over the code and the notebooks, its formatting over the code, mypy over lib/
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests tools scripts benchmarks notebooks
 	$(BIN)/ruff format --check lib tests tools scripts benchmarks
+	$(BIN)/python -m mypy
 
 clean:
 	rm -rf build dist .pytest_cache

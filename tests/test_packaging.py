@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: The runtime dependencies issue 2 asks for, nothing more.
 RUNTIME = {"torch", "gensim", "numpy", "matplotlib", "plotly", "ipywidgets", "tqdm", "safetensors"}
-DEV = {"jupyterlab", "nbval", "pytest", "pytest-xdist", "nbconvert", "ruff"}
+DEV = {"jupyterlab", "nbval", "pytest", "pytest-xdist", "nbconvert", "ruff", "mypy"}
 
 #: conda-forge names of PyPI packages (pytorch-cpu is conda-forge's CPU-only PyTorch).
 CONDA_TO_PYPI = {"pytorch": "torch", "pytorch-cpu": "torch", "matplotlib-base": "matplotlib"}
