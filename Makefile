@@ -13,7 +13,7 @@ else
 TORCH_INSTALL ?= torch
 endif
 
-.PHONY: lab test unit notebooks site lint checkpoint benchmark clean llama-cpp
+.PHONY: lab test unit notebooks site slides assignments lint checkpoint benchmark clean llama-cpp
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ notebooks: $(STAMP)
 ## site: static HTML course site from the committed notebooks (build/site; no execution, no network)
 site: $(STAMP)
 	$(BIN)/python tools/build_site.py --out build/site
+
+## slides: reveal.js slides of every lesson (or NB=notebooks/xx.ipynb) in build/slides; offline, no execution
+slides: $(STAMP)
+	$(BIN)/python tools/build_slides.py --out build/slides $(NB)
 
 ## checkpoint: retrain the course model shipped in data/mini-gpt (see its MODEL_CARD.md)
 checkpoint: $(STAMP)

@@ -30,6 +30,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,8 +205,8 @@ def page_outputs(outputs: list, states: dict, prefix: str, playground: str = "")
     return shown
 
 
-def page_markdown(source: str) -> str:
-    """A markdown cell for the site: web images become text links, notebook links point to pages."""
+def page_markdown(source: str, suffix: str = ".html") -> str:
+    """A markdown cell for the site: web images become text links, notebook links point to pages (stem + ``suffix``)."""
     lines = []
     for line in source.split("\n"):
         if BADGE.search(line):  # a row of badges becomes "Open In Colab · Binder"
@@ -212,18 +214,64 @@ def page_markdown(source: str) -> str:
         lines.append(line)
     source = "\n".join(lines)
     source = REMOTE_IMAGE.sub(r"[\1](\2)", source)
-    return NOTEBOOK_LINK.sub(r"](\1.html\2)", source)
+    return NOTEBOOK_LINK.sub(rf"](\1{suffix}\2)", source)
 
 
-def prepare(nb, playground: str = "") -> None:
-    """Rewrite ``nb`` in place into what its page shows (``playground``: its widgets' notes point there)."""
+def prepare(nb, playground: str = "", suffix: str = ".html") -> None:
+    """Rewrite ``nb`` in place into what its page shows.
+
+    ``playground``: its widgets' notes point there; ``suffix``: links to another lesson go to its stem + suffix.
+    """
     states = widget_states(nb)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            cell.source = page_markdown(cell.source)
+            cell.source = page_markdown(cell.source, suffix)
         elif cell.cell_type == "code":
             cell.outputs = page_outputs(cell.get("outputs", []), states, f"figure-{i}", playground)
     nb.metadata.pop("widgets", None)
+
+
+# ------------------------------------------------------------------ a folder of built pages (the site, the slides)
+
+
+def lesson_paths(notebooks_dir: Path) -> list[Path]:
+    """The lesson notebooks (``NN_name.ipynb``) in ``notebooks_dir``, in order; SiteError if none."""
+    paths = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise SiteError(f"no lesson notebooks (NN_name.ipynb) in {notebooks_dir}")
+    return paths
+
+
+def refuse_foreign(out: Path, what: str) -> None:
+    """SiteError if ``out`` exists but was not built by these tools (it has no :data:`MARKER`)."""
+    if out.exists() and not (out / MARKER).exists():
+        raise SiteError(
+            f"{out} exists and is not {what} built by this tool: choose another --out or remove it"
+        )
+
+
+@contextmanager
+def replacing(out: Path, command: str) -> Iterator[Path]:
+    """Yield a new folder beside ``out``; when the block ends without an error it replaces ``out``.
+
+    The folder is marked with :data:`MARKER` so that a later build may replace it; on an
+    error it is removed and ``out`` is left as it was.
+    """
+    refuse_foreign(out, "a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's is owner-only; a web server must read the pages
+    try:
+        yield tmp
+        (tmp / MARKER).write_text(f"Built by `{command}`, which replaces this folder.\n")
+        old = out.with_name(out.name + ".old")
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ the site
@@ -261,12 +309,17 @@ def pages_for(paths: list[Path], notebooks: dict) -> list[Page]:
     return pages
 
 
+def copy_scripts(static: Path) -> None:
+    """Put the scripts a page of saved outputs needs into ``static``: plotly.js and MathJax, from their packages."""
+    static.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(PLOTLY_JS, static / "plotly.min.js")
+    shutil.copytree(MATHJAX, static / "mathjax", ignore=shutil.ignore_patterns(*MATHJAX_SKIP))
+
+
 def copy_static(out: Path) -> None:
     static = out / STATIC
-    static.mkdir(parents=True)
-    shutil.copy2(PLOTLY_JS, static / "plotly.min.js")
+    copy_scripts(static)
     shutil.copy2(SITE_SRC / "static" / "course.css", static / "course.css")
-    shutil.copytree(MATHJAX, static / "mathjax", ignore=shutil.ignore_patterns(*MATHJAX_SKIP))
     (out / "images").mkdir()
     shutil.copy2(
         ROOT / "images" / "transformer_pipeline.png", out / "images" / "transformer_pipeline.png"
@@ -276,22 +329,14 @@ def copy_static(out: Path) -> None:
 def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page]:
     """Build the whole site into ``out`` (replaced only if every page builds); returns its pages."""
     out = out.resolve()
-    if out.exists() and not (out / MARKER).exists():
-        raise SiteError(
-            f"{out} exists and is not a site built by this tool: choose another --out or remove it"
-        )
-    paths = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
-    if not paths:
-        raise SiteError(f"no lesson notebooks (NN_name.ipynb) in {notebooks_dir}")
+    refuse_foreign(out, "a site")
+    paths = lesson_paths(notebooks_dir)
     notebooks = {p: nbformat.read(p, as_version=4) for p in paths}
     for path, nb in notebooks.items():
         check(path, nb)
     pages = pages_for(paths, notebooks)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp's is owner-only; a web server must read the site
-    try:
+    with replacing(out, "make site") as tmp:
         copy_static(tmp)
         web_export.export_web(tmp, home="index.html")  # playground.html and playground/
         exporter = HTMLExporter(
@@ -319,17 +364,6 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
         site = {"name": NAME, "static": STATIC, "pipeline": "images/transformer_pipeline.png"}
         html = home.get_template("home.html.j2").render(site=site, pages=pages)
         (tmp / "index.html").write_text(html, encoding="utf-8")
-        (tmp / MARKER).write_text(
-            "Built by tools/build_site.py; `make site` replaces this folder.\n"
-        )
-        old = out.with_name(out.name + ".old")
-        if out.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return pages
 
 
