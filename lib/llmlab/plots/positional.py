@@ -22,7 +22,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from llmlab import positional
+from llmlab import positional, projection
 from llmlab.plots.attention import SCORE_COLORSCALE, display_token
 
 #: Diverging matplotlib colour map for values centred on 0 (the plotly twin is SCORE_COLORSCALE).
@@ -225,8 +225,7 @@ def similarity_heatmap(
 
 
 def _pca_path(ax, table: np.ndarray, title: str):
-    coords, explained = positional.pca_2d(torch.from_numpy(np.asarray(table)))
-    c = coords.numpy()
+    c, explained = projection.pca(table)  # (n, 2), (2,)
     ax.plot(c[:, 0], c[:, 1], "-", c="lightgray", lw=0.8, zorder=1)
     sc = ax.scatter(c[:, 0], c[:, 1], c=np.arange(len(c)), cmap="viridis", s=14, zorder=2)
     for p in (0, len(c) - 1):
