@@ -3,8 +3,10 @@
 import pytest
 import torch
 
+from llmlab import memory
 from llmlab.gpt import GPT, GPTConfig
 from llmlab.lora import apply_lora
+from llmlab.measure import format_bytes
 from llmlab.memory import (
     LLAMA2,
     MIXED_ADAM,
@@ -103,3 +105,50 @@ def test_scale_table_arithmetic():
     # 70B full fine-tuning needs over a terabyte of model states; QLoRA fits a 48 GB card
     assert rows["LLaMA 2 70B: full, mixed precision"].total > 1e12
     assert rows["LLaMA 2 70B: QLoRA r=16, 4-bit base"].total < 48e9
+
+
+# --- the KV cache, computed by hand ------------------------------------------
+
+
+def test_kv_cache_llama2_7b_by_hand():
+    # 2 (K, V) x 32 layers x 32 KV heads x 128 dims (4096 / 32) x 2 bytes (fp16)
+    assert memory.LLAMA2_7B.head_dim == 128
+    per_token = memory.kv_cache_bytes_per_token(32, 32, 128, 2)
+    assert per_token == 2 * 32 * 32 * 128 * 2 == 524_288  # 512 KiB
+    assert format_bytes(per_token) == "512.00 KiB"
+
+
+def test_kv_cache_llama2_70b_with_and_without_gqa_by_hand():
+    assert memory.LLAMA2_70B.head_dim == 8192 // 64 == 128
+    with_gqa = memory.kv_cache_bytes_per_token(80, 8, 128, 2)
+    without = memory.kv_cache_bytes_per_token(80, 64, 128, 2)
+    assert with_gqa == 327_680  # 320 KiB
+    assert without == 2_621_440  # 2.5 MiB
+    assert without / with_gqa == 8  # 64 query heads share 8 KV heads
+
+
+def test_kv_cache_table_rows():
+    rows = memory.kv_cache_table(context_len=4096)
+    by_key = {(r.model, r.n_kv_heads): r for r in rows}
+    assert {(r.model, r.attention) for r in rows} == {
+        ("LLaMA 2 7B", "MHA"),
+        ("LLaMA 2 7B", "GQA-8"),
+        ("LLaMA 2 7B", "MQA"),
+        ("LLaMA 2 70B", "MHA"),
+        ("LLaMA 2 70B", "GQA-8"),
+        ("LLaMA 2 70B", "MQA"),
+    }
+    published = {r.model: r.attention for r in rows if r.published}
+    assert published == {"LLaMA 2 7B": "MHA", "LLaMA 2 70B": "GQA-8"}
+    # a full 4096-token context: 7B MHA 2 GiB, 70B GQA 1.25 GiB, 70B without GQA 10 GiB
+    assert by_key[("LLaMA 2 7B", 32)].bytes_per_sequence == 2 * 1024**3
+    assert by_key[("LLaMA 2 70B", 8)].bytes_per_sequence == 1.25 * 1024**3
+    assert by_key[("LLaMA 2 70B", 64)].bytes_per_sequence == 10 * 1024**3
+    assert by_key[("LLaMA 2 70B", 1)].bytes_per_token == 2 * 80 * 1 * 128 * 2
+
+
+def test_kv_cache_bad_input():
+    with pytest.raises(ValueError, match="n_kv_heads must be a positive whole number"):
+        memory.kv_cache_bytes_per_token(32, 0, 128)
+    with pytest.raises(ValueError, match="cannot be split into 3 KV groups"):
+        memory.kv_cache_table(kv_heads=[3])
