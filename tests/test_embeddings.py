@@ -224,12 +224,27 @@ def test_exercise_checkers(small_kv, capsys):
     assert "dot product" in capsys.readouterr().out
     assert not ex.check_cosine_similarity(None, kv, "government", "state")
 
+    # three months close together and one word pointing elsewhere: the odd one is known by construction
+    built = _kv(
+        ["january", "march", "july", "government"],
+        [[1, 0.1, 0], [1, 0, 0.1], [1, 0.1, 0.1], [0, 1, -1]],
+    )
     words = ["january", "march", "july", "government"]
-    odd = ex.odd_one_out(kv, words)
-    assert ex.check_odd_one_out(odd, kv, words)
-    assert not ex.check_odd_one_out([w for w in words if w != odd][0], kv, words)
+    assert ex.check_odd_one_out("government", built, words)
+    assert not ex.check_odd_one_out("march", built, words)
+    assert not ex.check_odd_one_out("paris", built, words)
 
     tokens = ["the", "cat", "sat", "down"]
-    assert ex.check_skipgram_pairs(emb.skipgram_pairs(tokens, 1), tokens, 1)
-    assert not ex.check_skipgram_pairs(emb.skipgram_pairs(tokens, 1)[:-1], tokens, 1)
+    by_hand = [  # every word with its neighbours one position left and right
+        ("the", "cat"),
+        ("cat", "the"),
+        ("cat", "sat"),
+        ("sat", "cat"),
+        ("sat", "down"),
+        ("down", "sat"),
+    ]
+    assert ex.check_skipgram_pairs(by_hand, tokens, 1)
+    assert not ex.check_skipgram_pairs(by_hand[:-1], tokens, 1)
     assert "missing" in capsys.readouterr().out
+    assert not ex.check_skipgram_pairs(by_hand + [("cat", "cat")], tokens, 1)
+    assert "own context" in capsys.readouterr().out

@@ -9,8 +9,8 @@ from llmlab.lora import apply_lora
 from llmlab.measure import format_bytes
 from llmlab.memory import (
     LLAMA2,
-    MIXED_ADAM,
     QLORA_BITS,
+    lora_parameter_count,
     lora_parameter_count_llama,
     measured_memory,
     parameter_count,
@@ -73,9 +73,35 @@ def test_measuring_before_a_step_is_a_clear_error():
 
 
 @pytest.mark.parametrize("name", list(LLAMA2))
-def test_llama2_parameter_counts_rebuilt_from_layer_sizes(name):
+def test_llama2_parameter_counts_match_hugging_faces_llama(name):
+    """Our count from the layer sizes, and the table's, against transformers' LlamaForCausalLM.
+
+    The model is built on the meta device: shapes only, no memory.
+    """
+    transformers = pytest.importorskip("transformers")
     cfg = LLAMA2[name]
-    assert parameter_count(cfg) == cfg.published_params
+    with torch.device("meta"):
+        reference = transformers.LlamaForCausalLM(
+            transformers.LlamaConfig(
+                hidden_size=cfg.d_model,
+                intermediate_size=cfg.d_ff,
+                num_hidden_layers=cfg.n_layer,
+                num_attention_heads=cfg.n_head,
+                num_key_value_heads=cfg.n_kv_head,
+                vocab_size=cfg.vocab_size,
+                tie_word_embeddings=False,
+            )
+        )
+    n = sum(p.numel() for p in reference.parameters())
+    assert parameter_count(cfg) == n
+    assert cfg.published_params == n
+
+
+def test_lora_parameter_count_by_hand():
+    # one 768 x 768 layer at r = 8: B (768 x 8) + A (8 x 768) = 12,288
+    assert lora_parameter_count([(768, 768)], r=8) == 12_288
+    assert lora_parameter_count([(768, 768), (3072, 768)], r=1) == 1_536 + 3_840
+    assert lora_parameter_count([], r=8) == 0
 
 
 def test_llama2_lora_adapter_size_by_hand():
@@ -93,7 +119,7 @@ def test_llama2_lora_adapter_size_by_hand():
 def test_scale_table_arithmetic():
     rows = {r.label: r for r in scale_table(r=16)}
     n = LLAMA2["LLaMA 2 7B"].published_params
-    assert rows["LLaMA 2 7B: full, mixed precision"].total == 16 * n == sum(MIXED_ADAM) * n
+    assert rows["LLaMA 2 7B: full, mixed precision"].total == 16 * n  # ZeRO: 2 + 2 + 12 bytes
     assert rows["LLaMA 2 7B: full, fp32"].total == 16 * n
     lora = rows["LLaMA 2 7B: LoRA r=16, 16-bit base"]
     assert lora.total == 2 * n + 16 * 8_388_608

@@ -359,7 +359,14 @@ def test_checkers(capsys):
     assert "pairs" in capsys.readouterr().out
     assert not ex.check_pe_value(None)
 
-    assert ex.check_sinusoidal(lambda n, d: P.sinusoidal(n, d).numpy())
+    def paper_table(n, d):  # Vaswani et al. 2017, section 3.5, written out in numpy
+        pos, two_i = np.arange(n)[:, None], np.arange(0, d, 2)[None, :]
+        table = np.zeros((n, d))
+        table[:, 0::2] = np.sin(pos / 10000 ** (two_i / d))
+        table[:, 1::2] = np.cos(pos / 10000 ** (two_i / d))
+        return table
+
+    assert ex.check_sinusoidal(paper_table)
     assert not ex.check_sinusoidal(lambda n, d: np.zeros((n, d)))
     assert not ex.check_sinusoidal(lambda n, d: 1 / 0)  # a crash is a hint, not a traceback
 
