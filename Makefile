@@ -54,6 +54,10 @@ site: $(STAMP)
 slides: $(STAMP)
 	$(BIN)/python tools/build_slides.py --out build/slides $(NB)
 
+## assignments: student versions of the lessons and an nbgrader course that grades them (build/assignments; or NB=...)
+assignments: $(STAMP)
+	$(BIN)/python tools/build_assignments.py --out build/assignments $(NB)
+
 ## checkpoint: retrain the course model shipped in data/mini-gpt (see its MODEL_CARD.md)
 checkpoint: $(STAMP)
 	$(BIN)/python scripts/train_course_model.py --threads 1 --overwrite
