@@ -85,6 +85,10 @@ REMOTE_FETCH = re.compile(
 BADGE = re.compile(r"\[!\[([^\]]*)\]\((?:https?:)?//[^)]*\)\]\(([^)]*)\)")
 #: Any other markdown image from the web, ![alt](url).
 REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\(((?:https?:)?//[^)\s]*)[^)]*\)")
+#: A markdown link to a relative path (not a URL, not an anchor): (target, #anchor).
+RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|/|#)([^)#\s]+)(#[^)\s]*)?\)")
+#: Pages made from docs/ (markdown): the page name and its file.
+DOCS = {"teaching": ROOT / "docs" / "teaching.md"}
 #: A link to another lesson's notebook, which on the site is its page.
 NOTEBOOK_LINK = re.compile(r"\]\((?:\./)?(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^)]*)?\)")
 
@@ -231,6 +235,48 @@ def prepare(nb, playground: str = "", suffix: str = ".html") -> None:
     nb.metadata.pop("widgets", None)
 
 
+# ------------------------------------------------------------------ pages from docs/
+
+
+def doc_markdown(source: str, path: Path) -> str:
+    """A markdown page of docs/ for the site: lesson links point to pages, other files to the repository."""
+
+    def link(m: re.Match) -> str:
+        target, anchor = m.group(1), m.group(2) or ""
+        lesson = re.fullmatch(r"(?:\.\./notebooks/|notebooks/)?(\d\d_[A-Za-z0-9_]+)\.ipynb", target)
+        if lesson:
+            return f"]({lesson.group(1)}.html{anchor})"
+        file = (path.parent / target).resolve()
+        if file.is_relative_to(ROOT):
+            where = file.relative_to(ROOT).as_posix()
+            return f"]({course.REPO_URL}/blob/{course.BRANCH}/{where}{anchor})"
+        return m.group(0)
+
+    return page_markdown(RELATIVE_LINK.sub(link, source))
+
+
+def doc_notebook(path: Path):
+    """A markdown file as a notebook of one markdown cell, which the lesson template shows."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(doc_markdown(path.read_text(encoding="utf-8"), path))]
+    return nb
+
+
+def doc_title(path: Path) -> str:
+    """A docs page's title: its first ``# `` heading."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem
+
+
+def doc_resources(path: Path) -> dict:
+    return {
+        "metadata": {"name": f"{doc_title(path)} | {NAME}", "path": str(path.parent)},
+        "site": {"name": NAME, "static": STATIC, "prev": None, "next": None, "playground": None},
+    }
+
+
 # ------------------------------------------------------------------ a folder of built pages (the site, the slides)
 
 
@@ -358,6 +404,9 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
             }
             html, _ = exporter.from_notebook_node(nb, resources=resources)
             (tmp / page.href).write_text(html, encoding="utf-8")
+        for name, path in DOCS.items():
+            html, _ = exporter.from_notebook_node(doc_notebook(path), resources=doc_resources(path))
+            (tmp / f"{name}.html").write_text(html, encoding="utf-8")
         home = jinja2.Environment(
             loader=jinja2.FileSystemLoader(SITE_SRC / "templates" / "course"), autoescape=True
         )
