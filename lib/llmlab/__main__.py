@@ -1,5 +1,7 @@
 """The command line: train a mini GPT on any UTF-8 text file, and sample from a checkpoint.
 
+Lesson 04 builds the model it trains; lesson 08 runs it under torchrun; the README shows both.
+
     python -m llmlab train --text input.txt --n-layer 4 --n-head 4 --n-embd 128 \\
         --block-size 64 --batch-size 12 --max-iters 2000 --lr 1e-3 --out out/ --seed 0
     python -m llmlab generate --checkpoint out/ --prompt "Once upon a time" \\

@@ -1,12 +1,11 @@
 """How good are word vectors?  Human similarity judgements and analogy questions (lesson 01).
 
-Three standard test sets, stored in ``llmlab.data`` (downloaded once and checked
-against their hashes):
+Three standard test sets, which ship inside gensim (``llmlab.data`` names them):
 
 * WordSim-353 (Finkelstein et al. 2002): 353 word pairs scored 0-10 by people for
-  relatedness *or* similarity ("cup"/"coffee" scores high);
-* SimLex-999 (Hill et al. 2015): 999 pairs scored for similarity only
-  ("cup"/"coffee" scores low);
+  relatedness *or* similarity ("cup"/"coffee": 6.58, related but not alike);
+* SimLex-999 (Hill et al. 2015): 999 pairs scored for similarity only, so related
+  words that are not alike score low;
 * the Google analogy questions (Mikolov et al. 2013a, arXiv:1301.3781): 19,544
   "a is to b as c is to d" questions in 14 sections.
 
@@ -23,12 +22,6 @@ from gensim.models import KeyedVectors
 
 from llmlab import data
 from llmlab.embeddings import as_keyed_vectors
-
-EVALUATION_SETS = {
-    "wordsim353": "WordSim-353 (Finkelstein et al. 2002): relatedness and similarity",
-    "simlex999": "SimLex-999 (Hill et al. 2015): similarity only",
-    "google-analogies": "Google analogies (Mikolov et al. 2013a)",
-}
 
 
 def read_word_pairs(name: str) -> list[tuple[str, str, float]]:

@@ -1,5 +1,7 @@
 """Live explorers of the course GPT: type your own prompt and watch the model read it (ipywidgets).
 
+Lessons 00 and 04 (the whole model), 02 (positional encoding), 03 (one head) and 05 (answers).
+
 - :func:`model_explorer`: the whole forward pass for a prompt, in data-flow order: tokens -> token and
   position embeddings -> one head's attention (heatmap and lines) -> what each block adds to the
   residual stream -> final logits -> the sampler's distribution (temperature, then top-k, then top-p,

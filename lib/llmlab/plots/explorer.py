@@ -1,5 +1,7 @@
 """Figures of the live explorers (``llmlab.widgets``): one forward pass of the course GPT, drawn.
 
+Lessons 00, 02, 03, 04 and 05 show them, and the site's playground draws the same views.
+
 Each function takes numbers already computed (by ``llmlab.widgets``, from the model) and returns a
 plotly figure; nothing here runs a model, so a figure shows exactly the numbers it was given.
 

@@ -1,4 +1,4 @@
-"""The course map: a transformer language model as the four steps the course follows.
+"""The course map: a transformer language model as the four steps the course follows (lesson 00).
 
     text -> tokens -> 1. word embedding -> 2. positional encoding
          -> 3. transformer blocks (self-attention + feed-forward, N times)
