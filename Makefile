@@ -77,5 +77,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check lib tests tools scripts benchmarks notebooks
 	$(BIN)/ruff format --check lib tests tools scripts benchmarks
 
+## clean: remove what the build made, except build/assignments (it holds submissions and grades)
 clean:
-	rm -rf build dist .pytest_cache
+	rm -rf dist .pytest_cache
+	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name assignments -exec rm -rf {} +; fi
