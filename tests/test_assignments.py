@@ -87,6 +87,15 @@ def test_a_checker_that_accepts_the_placeholder_stops_the_build(tmp_path, monkey
         build_assignments.check_lesson(path)
 
 
+def test_an_exercises_section_without_numbered_exercises_stops_the_build(tmp_path):
+    path = _lesson(tmp_path, "answer_1 = None\nex.check_mixing_step(answer_1)")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = "## Exercises\n\n### Exercise one\n\nHow many?"  # not the course's layout
+    nbformat.write(nb, path)
+    with pytest.raises(build_assignments.AssignmentError, match="has no numbered exercise"):
+        build_assignments.check_lesson(path)
+
+
 def test_an_exercise_without_a_solution_stops_the_build(tmp_path):
     path = _lesson(tmp_path, "answer_1 = None\nex.check_mixing_step(answer_1)", solution="Step 3.")
     with pytest.raises(build_assignments.AssignmentError, match="exercise 1 .*no solution code"):

@@ -249,6 +249,11 @@ def find_exercises(path: Path, nb) -> list[Exercise]:
         if nb.cells[i].cell_type == "markdown"
         for m in STATEMENT.finditer(nb.cells[i].source)
     ]
+    if section and not statements:
+        raise AssignmentError(
+            f"{where}: its Exercises section has no numbered exercise "
+            "(a line that starts with **Exercise 1.** or **1.**)"
+        )
     exercises = []
     for k, (i, _, number, title) in enumerate(statements):
         end = statements[k + 1][0] if k + 1 < len(statements) else section.stop
@@ -431,7 +436,7 @@ def test_source(exercise: Exercise, points: float) -> str:
     return (
         f"# Graded: {exercise.name}, {points:g} point{'s' if points != 1 else ''}, by the checker above.\n"
         "### BEGIN HIDDEN TESTS\n"
-        f'assert {call}, "{exercise.name} is not right yet: see the hint the checker printed"\n'
+        f"assert {call}, {exercise.name + ' is not right yet: see the hint the checker printed'!r}\n"
         "### END HIDDEN TESTS"
     )
 
