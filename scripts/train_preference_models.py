@@ -68,7 +68,7 @@ copied into the lesson.
 | | |
 |---|---|
 | start | `data/{meta["base"]}` (SHA-256 of its tensors `{meta["base_sha256"][:16]}...`) |
-| pairs | {meta["n_train_pairs"]:,} training pairs from {meta["n_train_prompts"]:,} training instructions, {meta["n_held_out_pairs"]} held-out pairs from lesson 05's held-out instructions (`llmlab.alignment.preference_data`, {meta["pairs"]["n_samples"]} samples per prompt at temperature {meta["pairs"]["temperature"]}, seed {meta["pairs"]["seed"]}); all in `train_log.json` |
+| pairs | {meta["n_train_pairs"]:,} training pairs from {meta["n_train_prompts"]:,} new instructions (`llmlab.alignment.new_prompts`: words neither fine-tuning nor the evaluation used), {meta["n_held_out_pairs"]} held-out pairs from lesson 05's held-out instructions (`llmlab.alignment.preference_data`, {meta["pairs"]["n_samples"]} samples per prompt at temperature {meta["pairs"]["temperature"]}, seed {meta["pairs"]["seed"]}); all in `train_log.json` |
 | loss | {LOSS[name]} |
 {beta}| steps | {s["steps"]:,} of {c["batch_size"]} pairs |
 | optimizer | AdamW, betas (0.9, 0.99), weight decay {c["weight_decay"]}, learning rate {c["lr"]} after a linear warm-up of {c["warmup"]} steps |
@@ -123,7 +123,7 @@ def build(
         "run": name,
         "base": inputs["base_dir"].name,
         "base_sha256": model_card.file_facts(inputs["base_dir"] / training.WEIGHTS_FILE)["sha256"],
-        "pairs": dict(alignment.PAIRS, n_train_prompts=inputs["n_train_prompts"]),
+        "pairs": dict(alignment.PAIRS, n_per_kind=inputs["n_per_kind"]),
         "n_train_prompts": inputs["n_train_prompts"],
         "n_train_pairs": len(inputs["train_pairs"]),
         "n_held_out_pairs": len(inputs["held_pairs"]),
@@ -146,19 +146,21 @@ def build(
     return meta
 
 
-def load_inputs(base_dir: Path, n_train_prompts: int) -> dict:
+def load_inputs(base_dir: Path, n_per_kind: int) -> dict:
     """The fine-tuned model in ``base_dir``, its tokenizer, and the pairs built from its answers."""
     ckpt = training.load_checkpoint(base_dir)
     t0 = time.perf_counter()
-    _, train_pairs, held_pairs = alignment.preference_data(
-        ckpt.model, ckpt.tokenizer, seed=alignment.PAIRS["seed"], n_train_prompts=n_train_prompts
+    data, train_pairs, held_pairs = alignment.preference_data(
+        ckpt.model, ckpt.tokenizer, seed=alignment.PAIRS["seed"], n_per_kind=n_per_kind
     )
+    n_train_prompts = len(alignment.new_prompts(data, n_per_kind, alignment.PAIRS["seed"]))
     block = ckpt.model.config.block_size
     return {
         "base": ckpt.model,
         "tokenizer": ckpt.tokenizer,
         "base_dir": base_dir,
         "n_train_prompts": n_train_prompts,
+        "n_per_kind": n_per_kind,
         "train_pairs": train_pairs,
         "held_pairs": held_pairs,
         "train_tensors": alignment.pair_tensors(train_pairs, ckpt.tokenizer, block),
@@ -192,8 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--prompts",
         type=int,
-        default=alignment.PAIRS["n_train_prompts"],
-        help=f"training instructions the pairs come from (default {alignment.PAIRS['n_train_prompts']})",
+        default=alignment.PAIRS["n_per_kind"],
+        help=f"new instructions per word task the training pairs come from (default {alignment.PAIRS['n_per_kind']})",
     )
     p.add_argument(
         "--threads", type=int, default=2, help="torch threads (default 2, as in the lessons)"

@@ -315,3 +315,75 @@ def test_a_nan_loss_stops_the_run_with_a_clear_line(tiny, tok):
         al.train_reward_model(
             rm, t, t, al.PreferenceConfig(steps=2, batch_size=1), show_progress=False
         )
+
+
+# ---------------------------------------------------------------- the script that builds the shipped runs
+def _load_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_preference_models.py"
+    spec = importlib.util.spec_from_file_location("train_preference_models", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny_base_dir(tmp_path_factory):
+    """A 1-block, 16-wide GPT with the course tokenizer, saved as a checkpoint: the smallest 'SFT model'."""
+    from llmlab.data import load_text
+    from llmlab.training import save_checkpoint
+
+    course_tok = CharTokenizer.from_text(load_text("wiki-news"))
+    torch.manual_seed(0)
+    model = GPT(
+        GPTConfig(vocab_size=course_tok.vocab_size, block_size=128, n_layer=1, n_head=2, n_embd=16)
+    )
+    return save_checkpoint(
+        tmp_path_factory.mktemp("sft") / "sft-full", model, course_tok, {"name": "tiny"}
+    )
+
+
+@pytest.mark.slow
+def test_script_rebuilds_the_same_runs_with_cards(tmp_path, tiny_base_dir):
+    import json
+
+    from llmlab import model_card
+    from llmlab.training import load_checkpoint
+
+    script = _load_script()
+    args = ["--base", str(tiny_base_dir), "--steps", "2", "--prompts", "3", "--threads", "1"]
+    for out in ("a", "b"):
+        script.main([*args, "--out-dir", str(tmp_path / out)])
+    for name, folder in al.SHIPPED.items():
+        first, second = tmp_path / "a" / folder, tmp_path / "b" / folder
+        meta = json.loads((first / "config.json").read_text())["meta"]
+        assert meta["sha256"] == model_card.tensors_sha256(first / "model.safetensors")
+        assert (
+            meta["sha256"] == json.loads((second / "config.json").read_text())["meta"]["sha256"]
+        ), name
+        assert "--out-dir" not in meta["command"] and "--steps 2" in meta["command"]
+        card = (first / "MODEL_CARD.md").read_text()
+        assert "Reproduce" in card and meta["sha256"][:16] in card
+        log = model_card.read_train_log(first)
+        assert len(log["losses"]) == 2 and log["pairs"]["held_out"]
+    rm = al.load_reward_model(tmp_path / "a" / "pref-reward")
+    assert rm.head.weight.abs().sum() > 0  # trained away from its zero start
+    dpo = load_checkpoint(tmp_path / "a" / "pref-dpo").model
+    base = load_checkpoint(tiny_base_dir).model
+    assert any(
+        not torch.equal(p, q) for p, q in zip(dpo.parameters(), base.parameters(), strict=True)
+    )
+
+
+def test_script_never_replaces_a_run_unless_told(tmp_path, tiny_base_dir):
+    (tmp_path / "pref-dpo").mkdir()
+    (tmp_path / "pref-dpo" / "mine.txt").write_text("keep me")
+    script = _load_script()
+    with pytest.raises(SystemExit, match="--overwrite"):
+        script.main(["--base", str(tiny_base_dir), "--out-dir", str(tmp_path), "--steps", "1"])
+    assert (tmp_path / "pref-dpo" / "mine.txt").read_text() == "keep me"
+    assert not (tmp_path / "pref-reward").exists()  # checked before anything was trained
+    with pytest.raises(SystemExit):
+        script.main(["--base", str(tmp_path / "nothing"), "--out-dir", str(tmp_path / "new")])

@@ -538,10 +538,10 @@ def _loop(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         opt.step()
-        log.losses.append(float(loss))
+        log.losses.append(loss.item())
         log.stats.append({k: round(v, 5) for k, v in stats.items()})
         if plot is not None:
-            plot.add("train (batch)", step + 1, float(loss))
+            plot.add("train (batch)", step + 1, loss.item())
         if (step + 1) % config.eval_interval == 0 or step + 1 == config.steps:
             row = record_eval(step + 1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in row.items() if k != "step"})
@@ -694,7 +694,7 @@ RECIPES: dict[str, PreferenceConfig] = {
     ),
 }
 #: How the pairs are made: which model samples, how many answers per prompt, the temperature.
-PAIRS = {"n_samples": 4, "temperature": 1.0, "seed": 0, "n_train_prompts": 4000}
+PAIRS = {"n_samples": 4, "temperature": 1.0, "seed": 0, "n_per_kind": 400}
 #: Folder of each shipped run inside the course data folder.
 SHIPPED: dict[str, str] = {"reward": "pref-reward", "dpo": "pref-dpo"}
 #: The fine-tuned model the runs start from (lesson 05's ``sft-full``).
@@ -719,20 +719,43 @@ def load_base(device="cpu"):
     return load_checkpoint(data_dir() / BASE, device=device)
 
 
-def preference_data(model: nn.Module, tokenizer, seed: int = 0, n_train_prompts: int | None = None):
-    """The lesson's pairs: ``(train pairs, held-out pairs)`` sampled from ``model`` (the SFT model).
+def new_prompts(data, n_per_kind: int = 400, seed: int = 0) -> list[Example]:
+    """Instructions for the preference step that neither fine-tuning nor the evaluation ever used.
 
-    Training pairs come from lesson 05's training instructions (the first ``n_train_prompts``),
-    held-out pairs from its held-out instructions (unseen words and wordings), so the reward
-    model's held-out accuracy and DPO's held-out rate are measured on prompts neither trained on.
+    InstructGPT's reward-model and PPO prompts are new prompts, not the SFT ones (Ouyang et
+    al. 2022, section 3.2).  Here: the word tasks of lesson 05 on the held-out words that
+    none of its held-out examples uses (``data.held_out_words`` minus those), up to
+    ``n_per_kind`` each.  So the held-out examples stay unseen by every training step, and
+    a word of theirs is never a word of these.  (No capital questions: every country's
+    held-out wording is an evaluation question already.)
+    """
+    import random as _random
+
+    from llmlab.finetuning import _word_examples
+
+    check_int("n_per_kind", n_per_kind, minimum=1)
+    used = {w for e in data.held_out if e.kind != "capital" for w in _subject(e).split()}
+    free = [w for w in data.held_out_words if w not in used]
+    rng = _random.Random(seed)
+    out: list[Example] = []
+    for kind in ("upper", "reverse", "pattern"):
+        out += _word_examples(kind, free, n_per_kind, rng)
+    return out
+
+
+def preference_data(model: nn.Module, tokenizer, seed: int = 0, n_per_kind: int | None = None):
+    """The lesson's pairs: ``(instruction data, train pairs, held-out pairs)`` from ``model``'s answers.
+
+    Training pairs come from :func:`new_prompts` (new words), held-out pairs from lesson 05's
+    held-out instructions, so the reward model's held-out accuracy and DPO's held-out rate are
+    measured on prompts no step trained on.
     """
     from llmlab.finetuning import make_instruction_data
 
     data = make_instruction_data(seed=0)
-    n = PAIRS["n_train_prompts"] if n_train_prompts is None else n_train_prompts
-    unique = list({e.instruction: e for e in data.train}.values())[:n]
+    n = PAIRS["n_per_kind"] if n_per_kind is None else n_per_kind
     kw = {"n_samples": PAIRS["n_samples"], "temperature": PAIRS["temperature"]}
-    train = make_pairs(model, tokenizer, unique, seed=seed, **kw)
+    train = make_pairs(model, tokenizer, new_prompts(data, n, seed), seed=seed, **kw)
     held = make_pairs(model, tokenizer, data.held_out, seed=seed + 1, **kw)
     return data, train, held
 
