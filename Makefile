@@ -13,7 +13,7 @@ else
 TORCH_INSTALL ?= torch
 endif
 
-.PHONY: lab test unit notebooks site lint checkpoint benchmark clean llama-cpp
+.PHONY: lab test unit notebooks site slides assignments lint checkpoint benchmark clean llama-cpp
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,14 @@ notebooks: $(STAMP)
 site: $(STAMP)
 	$(BIN)/python tools/build_site.py --out build/site
 
+## slides: reveal.js slides of every lesson (or NB=notebooks/xx.ipynb) in build/slides; offline, no execution
+slides: $(STAMP)
+	$(BIN)/python tools/build_slides.py --out build/slides $(NB)
+
+## assignments: student versions of the lessons and an nbgrader course that grades them (build/assignments; or NB=...)
+assignments: $(STAMP)
+	$(BIN)/python tools/build_assignments.py --out build/assignments $(NB)
+
 ## checkpoint: retrain the course model shipped in data/mini-gpt (see its MODEL_CARD.md)
 checkpoint: $(STAMP)
 	$(BIN)/python scripts/train_course_model.py --threads 1 --overwrite
@@ -70,5 +78,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check lib tests tools scripts benchmarks
 	$(BIN)/python -m mypy
 
+## clean: remove what the build made, except build/assignments (it holds submissions and grades)
 clean:
-	rm -rf build dist .pytest_cache
+	rm -rf dist .pytest_cache
+	if [ -d build ]; then find build -mindepth 1 -maxdepth 1 ! -name assignments -exec rm -rf {} +; fi

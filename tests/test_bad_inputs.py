@@ -27,27 +27,10 @@ from llmlab.gpt import GPT, GPTConfig, load_hf_gpt2
 from llmlab.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 
 TEXT = "It was the best of times, it was the worst of times. " * 40
-TINY = [
-    "--n-layer",
-    "1",
-    "--n-head",
-    "2",
-    "--n-embd",
-    "16",
-    "--block-size",
-    "16",
-    "--batch-size",
-    "4",
-    "--max-iters",
-    "20",
-    "--eval-interval",
-    "10",
-    "--eval-iters",
-    "2",
-    "--warmup-iters",
-    "2",
-    "--quiet",
-]
+TINY = (
+    "--n-layer 1 --n-head 2 --n-embd 16 --block-size 16 --batch-size 4 "
+    "--max-iters 20 --eval-interval 10 --eval-iters 2 --warmup-iters 2 --quiet"
+).split()
 
 
 def snapshot(folder: Path) -> dict[str, str]:

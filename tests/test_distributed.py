@@ -209,33 +209,10 @@ def test_a_silent_process_stops_the_other_at_the_timeout(tmp_path):
 def test_torchrun_cli_writes_the_checkpoint_of_one_process_with_the_double_batch(tmp_path):
     text = tmp_path / "t.txt"
     text.write_text("the quick brown fox jumps over the lazy dog. " * 200, encoding="utf-8")
-    flags = [
-        "-m",
-        "llmlab",
-        "train",
-        "--text",
-        str(text),
-        "--n-layer",
-        "1",
-        "--n-head",
-        "2",
-        "--n-embd",
-        "16",
-        "--block-size",
-        "16",
-        "--batch-size",
-        "4",
-        "--max-iters",
-        "4",
-        "--eval-interval",
-        "2",
-        "--eval-iters",
-        "2",
-        "--no-bias",
-        "--quiet",
-        "--dist-timeout",
-        "30",
-    ]
+    flags = ["-m", "llmlab", "train", "--text", str(text)] + (
+        "--n-layer 1 --n-head 2 --n-embd 16 --block-size 16 --batch-size 4 --max-iters 4 "
+        "--eval-interval 2 --eval-iters 2 --no-bias --quiet --dist-timeout 30"
+    ).split()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     one = subprocess.run(
         [PYTHON, *flags, "--out", str(tmp_path / "one")],

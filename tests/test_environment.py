@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import torch
 
-from llmlab import course, environment
+from llmlab import course, environment, measure
 
 
 def test_report_reads_no_network_and_covers_the_essentials(monkeypatch, tmp_path):
@@ -68,7 +68,7 @@ def test_lesson_runs_with_and_without_records(tmp_path):
     assert rows["00_start_here"]["run time"] == "12 s"
     assert rows["01_word_embeddings"]["run time"] == environment.NOT_MEASURED
 
-    table = environment.format_table(list(rows.values())).splitlines()
+    table = measure.format_table(list(rows.values()), align="left").splitlines()
     assert table[0].split() == ["lesson", "title", "step", "run", "time", "peak", "memory"]
     assert len(table) == 2 + len(course.LESSONS)
     assert len({len(line.rstrip()) <= len(table[1]) for line in table}) == 1

@@ -229,10 +229,15 @@ def test_weight_change_and_corpus_loss(tok):
 def test_exercise_checkers(capsys):
     assert not ex.check_lora_parameters(None, n_layer=4, n_embd=128, r=8)
     assert not ex.check_lora_parameters(4 * 2 * 8 * 128, n_layer=4, n_embd=128, r=8)
-    assert ex.check_lora_parameters(4 * 2 * 8 * 256, n_layer=4, n_embd=128, r=8)
+    # by hand: 4 blocks x 2 layers (q, v) x (B: 128 x 8 + A: 8 x 128) = 4 x 2 x 2,048
+    assert ex.check_lora_parameters(16_384, n_layer=4, n_embd=128, r=8)
     assert ex.check_full_finetuning_memory(16 * 13.015864320)
     assert not ex.check_full_finetuning_memory(26)
-    assert ex.check_mask_prompt(ft.sft_inputs_and_targets)
+
+    def mask_prompt(ids, n_prompt):  # written out: y[t] predicts ids[t + 1]; prompt targets ignored
+        return ids[:-1], [-100 if t < n_prompt - 1 else ids[t + 1] for t in range(len(ids) - 1)]
+
+    assert ex.check_mask_prompt(mask_prompt)
     assert not ex.check_mask_prompt(lambda ids, n: (ids[:-1], ids[1:]))
     assert ex.check_merged_weight(lambda W0, A, B, alpha, r: W0 + alpha / r * B @ A)
     assert not ex.check_merged_weight(lambda W0, A, B, alpha, r: W0 + B @ A)

@@ -3,12 +3,14 @@
 import pytest
 import torch
 
+from llmlab import memory
 from llmlab.gpt import GPT, GPTConfig
 from llmlab.lora import apply_lora
+from llmlab.measure import format_bytes
 from llmlab.memory import (
     LLAMA2,
-    MIXED_ADAM,
     QLORA_BITS,
+    lora_parameter_count,
     lora_parameter_count_llama,
     measured_memory,
     parameter_count,
@@ -71,9 +73,35 @@ def test_measuring_before_a_step_is_a_clear_error():
 
 
 @pytest.mark.parametrize("name", list(LLAMA2))
-def test_llama2_parameter_counts_rebuilt_from_layer_sizes(name):
+def test_llama2_parameter_counts_match_hugging_faces_llama(name):
+    """Our count from the layer sizes, and the table's, against transformers' LlamaForCausalLM.
+
+    The model is built on the meta device: shapes only, no memory.
+    """
+    transformers = pytest.importorskip("transformers")
     cfg = LLAMA2[name]
-    assert parameter_count(cfg) == cfg.published_params
+    with torch.device("meta"):
+        reference = transformers.LlamaForCausalLM(
+            transformers.LlamaConfig(
+                hidden_size=cfg.d_model,
+                intermediate_size=cfg.d_ff,
+                num_hidden_layers=cfg.n_layer,
+                num_attention_heads=cfg.n_head,
+                num_key_value_heads=cfg.n_kv_head,
+                vocab_size=cfg.vocab_size,
+                tie_word_embeddings=False,
+            )
+        )
+    n = sum(p.numel() for p in reference.parameters())
+    assert parameter_count(cfg) == n
+    assert cfg.published_params == n
+
+
+def test_lora_parameter_count_by_hand():
+    # one 768 x 768 layer at r = 8: B (768 x 8) + A (8 x 768) = 12,288
+    assert lora_parameter_count([(768, 768)], r=8) == 12_288
+    assert lora_parameter_count([(768, 768), (3072, 768)], r=1) == 1_536 + 3_840
+    assert lora_parameter_count([], r=8) == 0
 
 
 def test_llama2_lora_adapter_size_by_hand():
@@ -91,7 +119,7 @@ def test_llama2_lora_adapter_size_by_hand():
 def test_scale_table_arithmetic():
     rows = {r.label: r for r in scale_table(r=16)}
     n = LLAMA2["LLaMA 2 7B"].published_params
-    assert rows["LLaMA 2 7B: full, mixed precision"].total == 16 * n == sum(MIXED_ADAM) * n
+    assert rows["LLaMA 2 7B: full, mixed precision"].total == 16 * n  # ZeRO: 2 + 2 + 12 bytes
     assert rows["LLaMA 2 7B: full, fp32"].total == 16 * n
     lora = rows["LLaMA 2 7B: LoRA r=16, 16-bit base"]
     assert lora.total == 2 * n + 16 * 8_388_608
@@ -103,3 +131,50 @@ def test_scale_table_arithmetic():
     # 70B full fine-tuning needs over a terabyte of model states; QLoRA fits a 48 GB card
     assert rows["LLaMA 2 70B: full, mixed precision"].total > 1e12
     assert rows["LLaMA 2 70B: QLoRA r=16, 4-bit base"].total < 48e9
+
+
+# --- the KV cache, computed by hand ------------------------------------------
+
+
+def test_kv_cache_llama2_7b_by_hand():
+    # 2 (K, V) x 32 layers x 32 KV heads x 128 dims (4096 / 32) x 2 bytes (fp16)
+    assert memory.LLAMA2_7B.head_dim == 128
+    per_token = memory.kv_cache_bytes_per_token(32, 32, 128, 2)
+    assert per_token == 2 * 32 * 32 * 128 * 2 == 524_288  # 512 KiB
+    assert format_bytes(per_token) == "512.00 KiB"
+
+
+def test_kv_cache_llama2_70b_with_and_without_gqa_by_hand():
+    assert memory.LLAMA2_70B.head_dim == 8192 // 64 == 128
+    with_gqa = memory.kv_cache_bytes_per_token(80, 8, 128, 2)
+    without = memory.kv_cache_bytes_per_token(80, 64, 128, 2)
+    assert with_gqa == 327_680  # 320 KiB
+    assert without == 2_621_440  # 2.5 MiB
+    assert without / with_gqa == 8  # 64 query heads share 8 KV heads
+
+
+def test_kv_cache_table_rows():
+    rows = memory.kv_cache_table(context_len=4096)
+    by_key = {(r.model, r.n_kv_heads): r for r in rows}
+    assert {(r.model, r.attention) for r in rows} == {
+        ("LLaMA 2 7B", "MHA"),
+        ("LLaMA 2 7B", "GQA-8"),
+        ("LLaMA 2 7B", "MQA"),
+        ("LLaMA 2 70B", "MHA"),
+        ("LLaMA 2 70B", "GQA-8"),
+        ("LLaMA 2 70B", "MQA"),
+    }
+    published = {r.model: r.attention for r in rows if r.published}
+    assert published == {"LLaMA 2 7B": "MHA", "LLaMA 2 70B": "GQA-8"}
+    # a full 4096-token context: 7B MHA 2 GiB, 70B GQA 1.25 GiB, 70B without GQA 10 GiB
+    assert by_key[("LLaMA 2 7B", 32)].bytes_per_sequence == 2 * 1024**3
+    assert by_key[("LLaMA 2 70B", 8)].bytes_per_sequence == 1.25 * 1024**3
+    assert by_key[("LLaMA 2 70B", 64)].bytes_per_sequence == 10 * 1024**3
+    assert by_key[("LLaMA 2 70B", 1)].bytes_per_token == 2 * 80 * 1 * 128 * 2
+
+
+def test_kv_cache_bad_input():
+    with pytest.raises(ValueError, match="n_kv_heads must be a positive whole number"):
+        memory.kv_cache_bytes_per_token(32, 0, 128)
+    with pytest.raises(ValueError, match="cannot be split into 3 KV groups"):
+        memory.kv_cache_table(kv_heads=[3])

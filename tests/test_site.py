@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from llmlab import course
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import browser  # noqa: E402  (tools/browser.py)
@@ -25,7 +27,7 @@ from figure_images import PLOTLY, WIDGET, widget_outputs, widget_states  # noqa:
 
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-PAGES = ["index", *(p.stem for p in NOTEBOOKS)]
+PAGES = ["index", *build_site.DOCS, *(p.stem for p in NOTEBOOKS)]
 #: Generous: the test shares two cores with notebook kernels under `make test`.
 TIMEOUT_MS = 60_000
 
@@ -92,6 +94,17 @@ def test_markdown_loads_nothing_from_the_web_and_links_pages():
     assert (
         build_site.page_markdown("see [lesson 04](04_mini_gpt.ipynb#sampling) [x](y)")
         == "see [lesson 04](04_mini_gpt.html#sampling) [x](y)"
+    )
+
+
+def test_docs_pages_link_lessons_to_pages_and_files_to_the_repository():
+    doc = build_site.ROOT / "docs" / "teaching.md"
+    assert build_site.doc_markdown(
+        "[runs](notebook-runs.md) [03](../notebooks/03_attention.ipynb#sec) [web](https://a.example/b.md) [top](#top)",
+        doc,
+    ) == (
+        f"[runs]({course.REPO_URL}/blob/{course.BRANCH}/docs/notebook-runs.md)"
+        " [03](03_attention.html#sec) [web](https://a.example/b.md) [top](#top)"
     )
 
 
@@ -230,6 +243,17 @@ def test_page_shows_everything_offline(chrome, site, name):
             "() => [...document.querySelectorAll('.site-lessons a')].map(a => a.getAttribute('href'))"
         )
         assert links == [f"{p.stem}.html" for p in NOTEBOOKS]
+        assert page.locator("a.site-teaching-link").get_attribute("href") == "teaching.html"
+    elif name in build_site.DOCS:
+        assert page.title().startswith(build_site.doc_title(build_site.DOCS[name]))
+        assert not sizes
+        # Its lesson links lead to lesson pages that exist; nothing points at a notebook file.
+        hrefs = page.evaluate(
+            "() => [...document.querySelectorAll('a')].map(a => a.getAttribute('href'))"
+        )
+        assert not [h for h in hrefs if h and h.endswith(".ipynb")]
+        for href in {h.split("#")[0] for h in hrefs if h and h.endswith(".html")}:
+            assert (site / href).is_file(), f"{name} links to {href}, which the site does not have"
     else:
         nb = nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
         assert len(sizes) == _figures_in(nb), (

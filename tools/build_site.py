@@ -30,6 +30,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,10 @@ REMOTE_FETCH = re.compile(
 BADGE = re.compile(r"\[!\[([^\]]*)\]\((?:https?:)?//[^)]*\)\]\(([^)]*)\)")
 #: Any other markdown image from the web, ![alt](url).
 REMOTE_IMAGE = re.compile(r"!\[([^\]]*)\]\(((?:https?:)?//[^)\s]*)[^)]*\)")
+#: A markdown link to a relative path (not a URL, not an anchor): (target, #anchor).
+RELATIVE_LINK = re.compile(r"\]\((?![a-z][a-z0-9+.-]*:|/|#)([^)#\s]+)(#[^)\s]*)?\)")
+#: Pages made from docs/ (markdown): the page name and its file.
+DOCS = {"teaching": ROOT / "docs" / "teaching.md"}
 #: A link to another lesson's notebook, which on the site is its page.
 NOTEBOOK_LINK = re.compile(r"\]\((?:\./)?(\d\d_[A-Za-z0-9_]+)\.ipynb(#[^)]*)?\)")
 
@@ -203,8 +209,8 @@ def page_outputs(outputs: list, states: dict, prefix: str, playground: str = "")
     return shown
 
 
-def page_markdown(source: str) -> str:
-    """A markdown cell for the site: web images become text links, notebook links point to pages."""
+def page_markdown(source: str, suffix: str = ".html") -> str:
+    """A markdown cell for the site: web images become text links, notebook links point to pages (stem + ``suffix``)."""
     lines = []
     for line in source.split("\n"):
         if BADGE.search(line):  # a row of badges becomes "Open In Colab · Binder"
@@ -212,18 +218,106 @@ def page_markdown(source: str) -> str:
         lines.append(line)
     source = "\n".join(lines)
     source = REMOTE_IMAGE.sub(r"[\1](\2)", source)
-    return NOTEBOOK_LINK.sub(r"](\1.html\2)", source)
+    return NOTEBOOK_LINK.sub(rf"](\1{suffix}\2)", source)
 
 
-def prepare(nb, playground: str = "") -> None:
-    """Rewrite ``nb`` in place into what its page shows (``playground``: its widgets' notes point there)."""
+def prepare(nb, playground: str = "", suffix: str = ".html") -> None:
+    """Rewrite ``nb`` in place into what its page shows.
+
+    ``playground``: its widgets' notes point there; ``suffix``: links to another lesson go to its stem + suffix.
+    """
     states = widget_states(nb)
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            cell.source = page_markdown(cell.source)
+            cell.source = page_markdown(cell.source, suffix)
         elif cell.cell_type == "code":
             cell.outputs = page_outputs(cell.get("outputs", []), states, f"figure-{i}", playground)
     nb.metadata.pop("widgets", None)
+
+
+# ------------------------------------------------------------------ pages from docs/
+
+
+def doc_markdown(source: str, path: Path) -> str:
+    """A markdown page of docs/ for the site: lesson links point to pages, other files to the repository."""
+
+    def link(m: re.Match) -> str:
+        target, anchor = m.group(1), m.group(2) or ""
+        lesson = re.fullmatch(r"(?:\.\./notebooks/|notebooks/)?(\d\d_[A-Za-z0-9_]+)\.ipynb", target)
+        if lesson:
+            return f"]({lesson.group(1)}.html{anchor})"
+        file = (path.parent / target).resolve()
+        if file.is_relative_to(ROOT):
+            where = file.relative_to(ROOT).as_posix()
+            return f"]({course.REPO_URL}/blob/{course.BRANCH}/{where}{anchor})"
+        return m.group(0)
+
+    return page_markdown(RELATIVE_LINK.sub(link, source))
+
+
+def doc_notebook(path: Path):
+    """A markdown file as a notebook of one markdown cell, which the lesson template shows."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(doc_markdown(path.read_text(encoding="utf-8"), path))]
+    return nb
+
+
+def doc_title(path: Path) -> str:
+    """A docs page's title: its first ``# `` heading."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem
+
+
+def doc_resources(path: Path) -> dict:
+    return {
+        "metadata": {"name": f"{doc_title(path)} | {NAME}", "path": str(path.parent)},
+        "site": {"name": NAME, "static": STATIC, "prev": None, "next": None, "playground": None},
+    }
+
+
+# ------------------------------------------------------------------ a folder of built pages (the site, the slides)
+
+
+def lesson_paths(notebooks_dir: Path) -> list[Path]:
+    """The lesson notebooks (``NN_name.ipynb``) in ``notebooks_dir``, in order; SiteError if none."""
+    paths = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise SiteError(f"no lesson notebooks (NN_name.ipynb) in {notebooks_dir}")
+    return paths
+
+
+def refuse_foreign(out: Path, what: str) -> None:
+    """SiteError if ``out`` exists but was not built by these tools (it has no :data:`MARKER`)."""
+    if out.exists() and not (out / MARKER).exists():
+        raise SiteError(
+            f"{out} exists and is not {what} built by this tool: choose another --out or remove it"
+        )
+
+
+@contextmanager
+def replacing(out: Path, command: str) -> Iterator[Path]:
+    """Yield a new folder beside ``out``; when the block ends without an error it replaces ``out``.
+
+    The folder is marked with :data:`MARKER` so that a later build may replace it; on an
+    error it is removed and ``out`` is left as it was.
+    """
+    refuse_foreign(out, "a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    tmp.chmod(0o755)  # mkdtemp's is owner-only; a web server must read the pages
+    try:
+        yield tmp
+        (tmp / MARKER).write_text(f"Built by `{command}`, which replaces this folder.\n")
+        old = out.with_name(out.name + ".old")
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            out.rename(old)
+        tmp.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------ the site
@@ -261,12 +355,17 @@ def pages_for(paths: list[Path], notebooks: dict) -> list[Page]:
     return pages
 
 
+def copy_scripts(static: Path) -> None:
+    """Put the scripts a page of saved outputs needs into ``static``: plotly.js and MathJax, from their packages."""
+    static.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(PLOTLY_JS, static / "plotly.min.js")
+    shutil.copytree(MATHJAX, static / "mathjax", ignore=shutil.ignore_patterns(*MATHJAX_SKIP))
+
+
 def copy_static(out: Path) -> None:
     static = out / STATIC
-    static.mkdir(parents=True)
-    shutil.copy2(PLOTLY_JS, static / "plotly.min.js")
+    copy_scripts(static)
     shutil.copy2(SITE_SRC / "static" / "course.css", static / "course.css")
-    shutil.copytree(MATHJAX, static / "mathjax", ignore=shutil.ignore_patterns(*MATHJAX_SKIP))
     (out / "images").mkdir()
     shutil.copy2(
         ROOT / "images" / "transformer_pipeline.png", out / "images" / "transformer_pipeline.png"
@@ -276,22 +375,14 @@ def copy_static(out: Path) -> None:
 def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page]:
     """Build the whole site into ``out`` (replaced only if every page builds); returns its pages."""
     out = out.resolve()
-    if out.exists() and not (out / MARKER).exists():
-        raise SiteError(
-            f"{out} exists and is not a site built by this tool: choose another --out or remove it"
-        )
-    paths = sorted(notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
-    if not paths:
-        raise SiteError(f"no lesson notebooks (NN_name.ipynb) in {notebooks_dir}")
+    refuse_foreign(out, "a site")
+    paths = lesson_paths(notebooks_dir)
     notebooks = {p: nbformat.read(p, as_version=4) for p in paths}
     for path, nb in notebooks.items():
         check(path, nb)
     pages = pages_for(paths, notebooks)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp's is owner-only; a web server must read the site
-    try:
+    with replacing(out, "make site") as tmp:
         copy_static(tmp)
         web_export.export_web(tmp, home="index.html")  # playground.html and playground/
         exporter = HTMLExporter(
@@ -313,23 +404,15 @@ def build(out: Path = DEFAULT_OUT, notebooks_dir: Path = NOTEBOOKS) -> list[Page
             }
             html, _ = exporter.from_notebook_node(nb, resources=resources)
             (tmp / page.href).write_text(html, encoding="utf-8")
+        for name, path in DOCS.items():
+            html, _ = exporter.from_notebook_node(doc_notebook(path), resources=doc_resources(path))
+            (tmp / f"{name}.html").write_text(html, encoding="utf-8")
         home = jinja2.Environment(
             loader=jinja2.FileSystemLoader(SITE_SRC / "templates" / "course"), autoescape=True
         )
         site = {"name": NAME, "static": STATIC, "pipeline": "images/transformer_pipeline.png"}
         html = home.get_template("home.html.j2").render(site=site, pages=pages)
         (tmp / "index.html").write_text(html, encoding="utf-8")
-        (tmp / MARKER).write_text(
-            "Built by tools/build_site.py; `make site` replaces this folder.\n"
-        )
-        old = out.with_name(out.name + ".old")
-        if out.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return pages
 
 

@@ -7,6 +7,7 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.runtime``        ``setup_notebook()``: seeds, threads, device, plot defaults
 ``llmlab.course``         the lesson list and the repository URL (badges, Colab setup cell)
 ``llmlab.environment``    the environment check and lesson run times of lesson 00
+``llmlab.measure``        time and peak memory of a call, bytes and tables as text (lessons 00, 03, 05)
 ``llmlab.data``           named corpora and test sets (embedded, or downloaded and verified)
 ``llmlab.corpus``         how the embedded corpus is built from gensim's own test data
 ``llmlab.progress``       the progress bar and live loss plot used everywhere
@@ -14,10 +15,13 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.model_card``     model cards and recorded runs of the shipped checkpoints
 ``llmlab.widgets``        live explorers (ipywidgets): the whole model for a typed prompt, and more
 ``llmlab.web_export``     the course model for the site's in-browser playground (``export-web``)
-``llmlab.embeddings``     word2vec with gensim and from scratch (lesson 01)
+``llmlab.embeddings``     word2vec with gensim, and queries on word vectors (lesson 01)
+``llmlab.skipgram``       skip-gram with negative sampling, written out in PyTorch (lesson 01)
+``llmlab.embedding_eval`` WordSim-353, SimLex-999 and analogy scores of word vectors (lesson 01)
+``llmlab.projection``     PCA and t-SNE maps of vectors (lessons 01, 02)
 ``llmlab.positional``     sinusoidal, learned and rotary position encodings (lesson 02)
 ``llmlab.attention``      scaled dot-product and multi-head attention, GQA, KV cache (lesson 03)
-``llmlab.attention_cost`` attention's quadratic cost and KV-cache memory (lesson 03)
+``llmlab.attention_cost`` attention's measured cost against the sequence length (lesson 03)
 ``llmlab.heads``          what each attention head does: pattern scores and ablation (lesson 03)
 ``llmlab.tokenizers``     character and byte-level BPE tokenizers (lesson 04)
 ``llmlab.gpt``            the GPT-2 style model (lesson 04)
@@ -27,7 +31,7 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.generation``     sampling and the KV cache (lesson 04)
 ``llmlab.finetuning``     instruction data and supervised fine-tuning (lesson 05)
 ``llmlab.lora``           LoRA adapters written out (lesson 05)
-``llmlab.memory``         bytes of weights, gradients and optimizer states (lesson 05)
+``llmlab.memory``         LLaMA 2 shapes; parameters, LoRA, training states, KV cache (lessons 03, 05, 07, 08)
 ``llmlab.objectives``     MLM, span corruption and causal LM (lesson 06)
 ``llmlab.landscape``      the sourced table of well-known models, data/models.csv (lesson 06)
 ``llmlab.llama``          the LLaMA architecture: RMSNorm, SwiGLU, RoPE, GQA (lesson 07)

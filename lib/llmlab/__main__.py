@@ -1,5 +1,7 @@
 """The command line: train a mini GPT on any UTF-8 text file, and sample from a checkpoint.
 
+Lesson 04 builds the model it trains; lesson 08 runs it under torchrun; the README shows both.
+
     python -m llmlab train --text input.txt --n-layer 4 --n-head 4 --n-embd 128 \\
         --block-size 64 --batch-size 12 --max-iters 2000 --lr 1e-3 --out out/ --seed 0
     python -m llmlab generate --checkpoint out/ --prompt "Once upon a time" \\
@@ -99,6 +101,17 @@ class _Help(argparse.RawDescriptionHelpFormatter):
         return f"{action.help} (default: %(default)s)"
 
 
+def _command(sub, name: str, summary: str, description: str) -> argparse.ArgumentParser:
+    """A subcommand: ``summary`` in the list of commands, ``description`` and ``EXAMPLES[name]`` in its --help."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=description,
+        formatter_class=_Help,
+        epilog=_examples(*EXAMPLES[name]),
+    )
+
+
 def _add_train_config_flags(parser: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, its help line the field's meaning (needs torch: imports training)."""
     from llmlab.training import TrainConfig
@@ -129,12 +142,8 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
         dest="command", required=True, metavar="{train,generate,export-web}"
     )
 
-    t = sub.add_parser(
-        "train",
-        help="train a GPT on a UTF-8 text file",
-        description="Train a GPT on a UTF-8 text file.",
-        formatter_class=_Help,
-        epilog=_examples(*EXAMPLES["train"]),
+    t = _command(
+        sub, "train", "train a GPT on a UTF-8 text file", "Train a GPT on a UTF-8 text file."
     )
     t.add_argument(
         "--text",
@@ -195,13 +204,7 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     if train_flags:
         _add_train_config_flags(t)
 
-    g = sub.add_parser(
-        "generate",
-        help="sample text from a checkpoint",
-        description="Sample text from a checkpoint.",
-        formatter_class=_Help,
-        epilog=_examples(*EXAMPLES["generate"]),
-    )
+    g = _command(sub, "generate", "sample text from a checkpoint", "Sample text from a checkpoint.")
     g.add_argument(
         "--checkpoint", default=None, help="checkpoint folder (default: the course model)"
     )
@@ -233,13 +236,12 @@ def build_parser(train_flags: bool = True) -> argparse.ArgumentParser:
     )
     g.add_argument("--device", default="cpu", help="where to run: cpu, cuda, mps")
 
-    w = sub.add_parser(
+    w = _command(
+        sub,
         "export-web",
-        help="put a checkpoint into the browser playground (playground.html)",
-        description="Write the playground page with a checkpoint's weights: it runs the model in "
+        "put a checkpoint into the browser playground (playground.html)",
+        "Write the playground page with a checkpoint's weights: it runs the model in "
         "the browser, from file:// or any static host.",
-        formatter_class=_Help,
-        epilog=_examples(*EXAMPLES["export-web"]),
     )
     w.add_argument(
         "--checkpoint",

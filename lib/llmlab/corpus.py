@@ -1,5 +1,7 @@
 """The course's embedded corpus, built from text that ships inside gensim.
 
+Lesson 00 shows how it is built; ``llmlab.data`` serves it to the lessons that train on it.
+
 gensim's test data holds a shortened dump of 100+ real English Wikipedia
 articles (``enwiki-latest-pages-articles1...-shortened.bz2``) and the Lee news
 corpus (``lee_background.cor`` and ``lee.cor``: 350 short news stories from

@@ -1,4 +1,4 @@
-"""The course map: its lessons, in order, and where the repository lives.
+"""The course map: its lessons, in order, and where the repository lives (every lesson's badges).
 
 The repository URL is kept here and nowhere else: the Colab and Binder badges
 and the Colab setup cell of every notebook are written from it by

@@ -1,4 +1,4 @@
-"""Named corpora and test sets: what each is, where it comes from, and how to load it.
+"""Named corpora and test sets: what each is, where it comes from, and how to load it (lessons 01-08).
 
 Two kinds of entries:
 

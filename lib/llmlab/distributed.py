@@ -1,4 +1,4 @@
-"""Data parallelism: several processes train one model, each on its share of every batch.
+"""Data parallelism: several processes train one model, each on its share of every batch (lesson 08).
 
 Launched by ``torchrun`` (https://pytorch.org/docs/stable/elastic/run.html), which starts
 the processes and gives each its place in environment variables (``RANK``,

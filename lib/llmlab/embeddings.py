@@ -1,4 +1,4 @@
-"""Word embeddings: word2vec with gensim, a from-scratch skip-gram in PyTorch, and how to measure them.
+"""Word vectors with gensim's word2vec, and how to query them (lesson 01).
 
 The idea goes back to the distributional hypothesis: "words that occur in the
 same contexts tend to have similar meanings" (Harris 1954), or "you shall know
@@ -8,39 +8,32 @@ a centre word, predict the words around it.  The weights that make the
 prediction good are the word vectors.
 
 ========================  ==================================================
+``skipgram_pairs``        the (centre, context) pairs skip-gram learns to predict
 ``train_word2vec``        gensim's Word2Vec with the course defaults, reproducible
-``SkipGramNS``            skip-gram with negative sampling, written out in PyTorch
-``train_skipgram``        trains ``SkipGramNS`` on tokenized sentences
 ``nearest/analogy/...``   queries; an unknown word gets close spellings as hints
 ``offset_consistency``    how parallel the offsets b - a of word pairs are
-``evaluate``              WordSim-353, SimLex-999 and the Google analogies, with coverage
-``project``               PCA (default) or exact t-SNE to 2-D/3-D
+``word_groups``           hand-made groups (countries, months, ...) to colour maps
 ``export_projector_tsv``  files for the TensorFlow Embedding Projector
 ========================  ==================================================
 
-Every function that takes ``kv`` accepts gensim ``KeyedVectors`` or a model
-with a ``.wv`` attribute (a gensim ``Word2Vec``).
+The same model written out in PyTorch is ``llmlab.skipgram``; the test sets
+that score vectors are ``llmlab.embedding_eval``; the maps (PCA, t-SNE) are
+``llmlab.projection``.  Every function that takes ``kv`` accepts gensim
+``KeyedVectors`` or a model with a ``.wv`` attribute (a gensim ``Word2Vec``).
 """
 
 from __future__ import annotations
 
 import difflib
-import math
-import time
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from gensim.models import KeyedVectors, Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
-from torch import nn
 
-from llmlab import data
 from llmlab.progress import progress_bar
 
 # ----------------------------------------------------------------- vocabulary queries
@@ -145,6 +138,18 @@ def neighbour_table(kv, words: Sequence[str], k: int = 8) -> str:
 # ----------------------------------------------------------------- gensim word2vec
 
 
+def skipgram_pairs(tokens: Sequence[str], window: int = 2) -> list[tuple[str, str]]:
+    """The (centre, context) training pairs of one sentence: every word within ``window`` positions."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}.")
+    pairs = []
+    for i, centre in enumerate(tokens):
+        for j in range(max(0, i - window), min(len(tokens), i + window + 1)):
+            if j != i:
+                pairs.append((centre, tokens[j]))
+    return pairs
+
+
 def stable_hash(word: str) -> int:
     """A hash of a string that is the same in every Python process (CRC-32).
 
@@ -246,102 +251,7 @@ def train_word2vec(
     )
 
 
-# ----------------------------------------------------------------- evaluation
-
-EVALUATION_SETS = {
-    "wordsim353": "WordSim-353 (Finkelstein et al. 2002): relatedness and similarity",
-    "simlex999": "SimLex-999 (Hill et al. 2015): similarity only",
-    "google-analogies": "Google analogies (Mikolov et al. 2013a)",
-}
-
-
-def read_word_pairs(name: str) -> list[tuple[str, str, float]]:
-    """The (word1, word2, human score) rows of a word-similarity set, lower-cased."""
-    rows = []
-    for line in data.path(name).read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        a, b, score = line.split("\t")
-        rows.append((a.lower(), b.lower(), float(score)))
-    return rows
-
-
-def read_analogies(name: str = "google-analogies") -> dict[str, list[tuple[str, str, str, str]]]:
-    """The analogy questions (a, b, c, expected), lower-cased, grouped by section."""
-    sections: dict[str, list[tuple[str, str, str, str]]] = {}
-    current = None
-    for line in data.path(name).read_text(encoding="utf-8").splitlines():
-        if line.startswith(": "):
-            current = sections.setdefault(line[2:].strip(), [])
-        elif line.strip():
-            current.append(tuple(w.lower() for w in line.split()))
-    return sections
-
-
-@dataclass
-class Evaluation:
-    """Scores of a set of word vectors.  Coverage is the share of pairs/questions whose words all have vectors;
-    the scores are computed on the covered items only."""
-
-    wordsim353: float
-    wordsim353_coverage: float
-    simlex999: float
-    simlex999_coverage: float
-    analogy_accuracy: float
-    analogy_coverage: float
-    analogy_sections: list[dict] = field(default_factory=list)  # section, correct, covered, total
-
-    def row(self) -> dict[str, float]:
-        """The headline numbers as a flat dict."""
-        return {
-            "WordSim-353 Spearman": self.wordsim353,
-            "WordSim-353 coverage": self.wordsim353_coverage,
-            "SimLex-999 Spearman": self.simlex999,
-            "SimLex-999 coverage": self.simlex999_coverage,
-            "analogy accuracy": self.analogy_accuracy,
-            "analogy coverage": self.analogy_coverage,
-        }
-
-
-def _pair_score(kv: KeyedVectors, name: str) -> tuple[float, float]:
-    rows = read_word_pairs(name)
-    covered = sum(a in kv.key_to_index and b in kv.key_to_index for a, b, _ in rows)
-    if covered < 3:
-        return float("nan"), covered / len(rows)
-    _pearson, spearman, _oov = kv.evaluate_word_pairs(str(data.path(name)), restrict_vocab=len(kv))
-    return float(spearman[0]), covered / len(rows)
-
-
-def evaluate(kv, analogies: bool = True) -> Evaluation:
-    """Spearman correlation with human scores on WordSim-353 and SimLex-999, and Google analogy accuracy.
-
-    Uses gensim's ``evaluate_word_pairs`` and ``evaluate_word_analogies``
-    (3CosAdd over the whole vocabulary, question words excluded) on the items
-    whose words are all in the vocabulary, and reports that coverage next to
-    each score: on a small corpus many test words are missing, and a score on
-    60% of the pairs is not comparable with a score on all of them.
-    ``analogies=False`` skips the (slower) analogy questions.
-    """
-    kv = as_keyed_vectors(kv)
-    ws, ws_cov = _pair_score(kv, "wordsim353")
-    sl, sl_cov = _pair_score(kv, "simlex999")
-    acc, an_cov, sections = float("nan"), float("nan"), []
-    if analogies:
-        questions = read_analogies()
-        total = sum(len(q) for q in questions.values())
-        _score, results = kv.evaluate_word_analogies(
-            str(data.path("google-analogies")), restrict_vocab=len(kv)
-        )
-        for (name, qs), res in zip(questions.items(), results, strict=False):
-            covered = len(res["correct"]) + len(res["incorrect"])
-            sections.append(
-                dict(section=name, correct=len(res["correct"]), covered=covered, total=len(qs))
-            )
-        correct = sum(s["correct"] for s in sections)
-        covered = sum(s["covered"] for s in sections)
-        acc = correct / covered if covered else float("nan")
-        an_cov = covered / total
-    return Evaluation(ws, ws_cov, sl, sl_cov, acc, an_cov, sections)
+# ----------------------------------------------------------------- vectors from elsewhere
 
 
 def to_keyed_vectors(words: Sequence[str], vectors) -> KeyedVectors:
@@ -354,374 +264,6 @@ def to_keyed_vectors(words: Sequence[str], vectors) -> KeyedVectors:
     kv = KeyedVectors(vector_size=vectors.shape[1])
     kv.add_vectors(list(words), vectors)
     return kv
-
-
-# ----------------------------------------------------------------- skip-gram from scratch
-
-
-def skipgram_pairs(tokens: Sequence[str], window: int = 2) -> list[tuple[str, str]]:
-    """The (centre, context) training pairs of one sentence: every word within ``window`` positions."""
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window}.")
-    pairs = []
-    for i, centre in enumerate(tokens):
-        for j in range(max(0, i - window), min(len(tokens), i + window + 1)):
-            if j != i:
-                pairs.append((centre, tokens[j]))
-    return pairs
-
-
-@dataclass
-class Vocabulary:
-    """Words seen at least ``min_count`` times, most frequent first (ties alphabetical)."""
-
-    words: list[str]
-    counts: np.ndarray  # (V,) int64
-    index: dict[str, int]
-
-    @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], min_count: int = 5) -> Vocabulary:
-        counter = Counter(w for s in sentences for w in s)
-        kept = sorted(
-            (w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w)
-        )
-        if not kept:
-            raise ValueError(
-                f"No word occurs at least min_count={min_count} times; lower min_count."
-            )
-        return cls(
-            kept,
-            np.array([counter[w] for w in kept], dtype=np.int64),
-            {w: i for i, w in enumerate(kept)},
-        )
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    def encode(self, sentences: Iterable[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """All in-vocabulary tokens as ids ``(N,)`` and the sentence each belongs to ``(N,)``."""
-        ids, sent = [], []
-        for s_no, sentence in enumerate(sentences):
-            for w in sentence:
-                i = self.index.get(w)
-                if i is not None:
-                    ids.append(i)
-                    sent.append(s_no)
-        return np.array(ids, dtype=np.int64), np.array(sent, dtype=np.int64)
-
-
-def noise_distribution(counts, power: float = 0.75) -> torch.Tensor:
-    """The negative-sampling noise distribution P_n(w) = U(w)^power / Z (Mikolov et al. 2013b, section 2.2).
-
-    "We investigated a number of choices for P_n(w) and found that the unigram
-    distribution U(w) raised to the 3/4rd power (i.e., U(w)^{3/4}/Z)
-    outperformed significantly the unigram and the uniform distributions."
-    Returns a ``(V,)`` float64 tensor that sums to 1.
-    """
-    counts = torch.as_tensor(counts, dtype=torch.float64)
-    weights = counts.pow(power)
-    return weights / weights.sum()
-
-
-def keep_probabilities(counts, t: float = 1e-4, variant: str = "paper") -> np.ndarray:
-    """Probability of keeping each occurrence of a word when subsampling frequent words, ``(V,)``.
-
-    ``variant="paper"``: Mikolov et al. 2013b, eq. 5, discards each occurrence
-    with probability P(w) = 1 - sqrt(t / f(w)), f the word's relative
-    frequency, so keep = min(1, sqrt(t / f)).  ``variant="word2vec.c"``: the
-    formula in the released C code (and gensim), keep = min(1, sqrt(t/f) + t/f),
-    which keeps a little more.  The paper suggests t around 1e-5 for billions
-    of words; on a corpus of 424k words a larger t (1e-4 .. 1e-3) keeps enough.
-    """
-    f = np.asarray(counts, dtype=np.float64) / np.sum(counts)
-    if variant == "paper":
-        keep = np.sqrt(t / f)
-    elif variant == "word2vec.c":
-        keep = np.sqrt(t / f) + t / f
-    else:
-        raise ValueError(f"variant must be 'paper' or 'word2vec.c', got {variant!r}.")
-    return np.minimum(keep, 1.0)
-
-
-def window_pairs(
-    ids: np.ndarray, sent: np.ndarray, window: int, rng: np.random.Generator | None = None
-):
-    """All (centre, context) id pairs of a tokenized corpus, vectorised; ``(P,)`` and ``(P,)``.
-
-    ``ids``/``sent``: token ids and their sentence numbers, ``(N,)``.  Pairs
-    never cross a sentence boundary.  With ``rng``, each centre word draws its
-    own window size b uniformly from 1..window, as word2vec does ("we sample
-    b" in Mikolov et al. 2013a, section 3.2), which weighs near words more.
-    """
-    n = len(ids)
-    reach = rng.integers(1, window + 1, size=n) if rng is not None else np.full(n, window)
-    centres, contexts = [], []
-    for d in range(1, window + 1):
-        same = (sent[d:] == sent[:-d]) if d < n else np.zeros(0, dtype=bool)
-        left, right = np.arange(n - d), np.arange(d, n)
-        for c, o in ((left, right), (right, left)):  # context after, then before the centre
-            m = same & (reach[c] >= d)
-            centres.append(ids[c[m]])
-            contexts.append(ids[o[m]])
-    return np.concatenate(centres), np.concatenate(contexts)
-
-
-class SkipGramNS(nn.Module):
-    """Skip-gram with negative sampling (Mikolov et al. 2013b).
-
-    Two tables of ``(V, D)`` vectors: ``in_embed`` holds v_w, the vector of a
-    word as the centre (these are the word vectors we keep), ``out_embed``
-    holds u_w, its vector as a context.  For a centre c, a true context o and
-    K noise words n_1..n_K drawn from P_n(w), the loss is eq. 4 of the paper,
-    negated:
-
-        loss = -log sigma(u_o . v_c) - sum_k log sigma(-u_{n_k} . v_c)
-
-    The first term pulls a real (centre, context) pair together, the second
-    pushes K random words away; it replaces the full softmax over V words.
-    """
-
-    def __init__(self, vocab_size: int, dim: int = 100, generator: torch.Generator | None = None):
-        super().__init__()
-        self.in_embed = nn.Embedding(vocab_size, dim, sparse=True)
-        self.out_embed = nn.Embedding(vocab_size, dim, sparse=True)
-        # word2vec's initialisation: small random centre vectors, zero context vectors.
-        nn.init.uniform_(self.in_embed.weight, -0.5 / dim, 0.5 / dim, generator=generator)
-        nn.init.zeros_(self.out_embed.weight)
-
-    def forward(
-        self, centre: torch.Tensor, context: torch.Tensor, negatives: torch.Tensor
-    ) -> torch.Tensor:
-        """Mean loss over a batch: ``centre`` ``(B,)``, ``context`` ``(B,)``, ``negatives`` ``(B, K)`` ids."""
-        v = self.in_embed(centre)  # (B, D)
-        u_pos = self.out_embed(context)  # (B, D)
-        u_neg = self.out_embed(negatives)  # (B, K, D)
-        pos_score = (u_pos * v).sum(-1)  # (B,)   u_o . v_c
-        neg_score = torch.bmm(u_neg, v.unsqueeze(-1)).squeeze(-1)  # (B, K)   u_nk . v_c
-        loss = -F.logsigmoid(pos_score) - F.logsigmoid(-neg_score).sum(-1)  # (B,)
-        return loss.mean()
-
-    def vectors(self) -> torch.Tensor:
-        """The word vectors, ``(V, D)``: the centre-word table."""
-        return self.in_embed.weight.detach()
-
-
-@dataclass
-class SkipGramResult:
-    """What ``train_skipgram`` returns."""
-
-    model: SkipGramNS
-    vocab: Vocabulary
-    kv: KeyedVectors
-    losses: list[float]  # mean loss of every ``log_every`` steps
-    steps: int
-    pairs_seen: int
-    seconds: float
-
-
-def train_skipgram(
-    sentences: Sequence[Sequence[str]],
-    *,
-    dim: int = 100,
-    window: int = 5,
-    min_count: int = 5,
-    negative: int = 5,
-    sample: float = 1e-4,
-    epochs: int = 2,
-    batch_size: int = 4096,
-    lr: float = 0.02,
-    seed: int = 0,
-    max_seconds: float | None = None,
-    log_every: int = 20,
-    progress: bool = True,
-) -> SkipGramResult:
-    """Train ``SkipGramNS`` on tokenized sentences and wrap its vectors in ``KeyedVectors``.
-
-    Each epoch: subsample frequent words (``keep_probabilities``, the paper's
-    variant, threshold ``sample``), build every (centre, context) pair with a
-    random window of 1..``window``, shuffle, and take Adam steps (``SparseAdam``:
-    only the rows a batch touches are updated) on batches of ``batch_size``
-    pairs with ``negative`` noise words each from U(w)^0.75; the learning rate
-    decays linearly to ``lr / 1000`` over the planned steps, as in word2vec.
-
-    Why Adam and not word2vec's plain SGD: word2vec updates after every single
-    pair, so a frequent word's vector is corrected as it goes.  In a batch of
-    4,096 pairs x 5 noise words, "the" is drawn as noise hundreds of times and
-    SGD adds all those gradients at once; measured on this corpus, plain SGD
-    with word2vec's step size collapsed all vectors onto one direction (every
-    cosine about 0.999).  Adam scales each step by the gradient's running size.
-
-    Measured on "wiki-news" (seed 0, defaults): 1 epoch at lr 0.01 gave
-    WordSim-353 0.16; 2 epochs at lr 0.02 gave 0.41 (about 28 CPU seconds).  ``max_seconds`` stops early (the notebook uses it to keep
-    the demo short).  Deterministic for a seed.
-
-    Runs on the CPU with one torch thread: the batches are small gathers and
-    scatters, where a second thread costs more in synchronisation than it
-    saves (measured: about 4x the CPU time per pair with 2 threads).
-    """
-    t0 = time.perf_counter()
-    gen = torch.Generator().manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    vocab = Vocabulary.build(sentences, min_count)
-    ids, sent = vocab.encode(sentences)
-    keep = keep_probabilities(vocab.counts, sample, "paper")
-    noise = noise_distribution(vocab.counts).float()  # (V,)
-    model = SkipGramNS(len(vocab), dim, generator=gen)
-    optimizer = torch.optim.SparseAdam(list(model.parameters()), lr=lr)
-    # planned number of steps, for the linear decay: expected kept tokens x mean pairs per token
-    mean_pairs = window + 1  # both sides, window b uniform in 1..window: 2 * (window + 1) / 2
-    planned = max(1, int(epochs * keep[ids].sum() * mean_pairs / batch_size))
-    losses, running, steps, seen = [], [], 0, 0
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for epoch in range(epochs):
-            kept = rng.random(len(ids)) < keep[ids]
-            centres, contexts = window_pairs(ids[kept], sent[kept], window, rng)  # (P,), (P,)
-            order = torch.from_numpy(rng.permutation(len(centres)))
-            centres, contexts = torch.from_numpy(centres)[order], torch.from_numpy(contexts)[order]
-            n_batches = math.ceil(len(centres) / batch_size)
-            bar = progress_bar(
-                total=n_batches, desc=f"skip-gram epoch {epoch + 1}/{epochs}", disable=not progress
-            )
-            for b in range(n_batches):
-                c = centres[b * batch_size : (b + 1) * batch_size]  # (B,)
-                o = contexts[b * batch_size : (b + 1) * batch_size]  # (B,)
-                neg = torch.multinomial(noise, len(c) * negative, replacement=True, generator=gen)
-                loss = model(c, o, neg.view(len(c), negative))
-                for group in optimizer.param_groups:
-                    group["lr"] = lr * max(1e-3, 1.0 - steps / planned)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                steps += 1
-                seen += len(c)
-                bar.update(1)
-                running.append(loss.item())
-                if len(running) == log_every:
-                    losses.append(float(np.mean(running)))
-                    running = []
-                if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
-                    break
-            bar.close()
-            if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
-                break
-    finally:
-        torch.set_num_threads(threads)
-    if running:
-        losses.append(float(np.mean(running)))
-    kv = to_keyed_vectors(vocab.words, model.vectors())
-    return SkipGramResult(model, vocab, kv, losses, steps, seen, time.perf_counter() - t0)
-
-
-# ----------------------------------------------------------------- projections
-
-
-def pca(x, dim: int = 2) -> np.ndarray:
-    """Project rows of ``x`` ``(N, D)`` onto their top ``dim`` principal components, ``(N, dim)``.
-
-    Centre, then SVD: x - mean = U S V^T; the projection is (x - mean) V[:, :dim].
-    Signs are fixed so each component's largest loading is positive (SVD's sign is arbitrary).
-    """
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float64)
-    if x.ndim != 2 or x.shape[0] < dim:
-        raise ValueError(f"pca needs an (N, D) array with N >= {dim}, got shape {tuple(x.shape)}.")
-    xc = x - x.mean(0)  # (N, D)
-    _u, _s, vt = torch.linalg.svd(xc, full_matrices=False)  # vt: (min(N, D), D)
-    comps = vt[:dim]  # (dim, D)
-    signs = torch.sign(comps.gather(1, comps.abs().argmax(1, keepdim=True)))  # (dim, 1)
-    return (xc @ (comps * signs).T).numpy()  # (N, dim)
-
-
-def _tsne_affinities(
-    x: np.ndarray, perplexity: float, tol: float = 1e-5, symmetric: bool = True
-) -> np.ndarray:
-    """Input affinities ``(N, N)``: per-point Gaussians whose entropy matches log(perplexity).
-
-    Row i of the conditional matrix (``symmetric=False``) is p_{j|i}; t-SNE uses
-    the symmetric P = (p_{j|i} + p_{i|j}) / 2N.
-    """
-    n = x.shape[0]
-    d2 = np.square(x[:, None, :] - x[None, :, :]).sum(-1)  # (N, N) squared distances
-    target = np.log(perplexity)
-    p = np.zeros((n, n))
-    for i in range(n):
-        lo, hi, beta = 0.0, np.inf, 1.0
-        di = np.delete(d2[i], i)
-        for _ in range(100):  # binary search on the precision beta = 1 / (2 sigma^2)
-            w = np.exp(-(di - di.min()) * beta)
-            pi = w / w.sum()
-            entropy = -np.sum(pi * np.log(np.maximum(pi, 1e-300)))
-            if abs(entropy - target) < tol:
-                break
-            if entropy > target:
-                lo, beta = beta, beta * 2 if hi == np.inf else (beta + hi) / 2
-            else:
-                hi, beta = beta, (beta + lo) / 2
-        p[i, np.arange(n) != i] = pi
-    if not symmetric:
-        return p
-    p = (p + p.T) / (2 * n)
-    return np.maximum(p, 1e-12)
-
-
-def tsne(
-    x,
-    dim: int = 2,
-    perplexity: float = 15.0,
-    iterations: int = 750,
-    learning_rate: float | None = None,
-    seed: int = 0,
-) -> np.ndarray:
-    """Exact t-SNE (van der Maaten and Hinton 2008) of ``x`` ``(N, D)`` to ``(N, dim)``, for a few hundred points.
-
-    Gaussian affinities with the given perplexity in the input space, a
-    Student-t kernel in the map, gradient descent on KL(P || Q) with momentum,
-    per-parameter gains and early exaggeration (x12 for the first 250
-    iterations), as in the paper.  O(N^2) memory and time per iteration.
-    The map starts from the PCA projection scaled down (deterministic); ``seed``
-    only adds a tiny jitter to break ties.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    n = x.shape[0]
-    if n < 3 or perplexity >= n:
-        raise ValueError(
-            f"tsne needs more points than the perplexity ({perplexity}); got {n} points."
-        )
-    x = x / np.linalg.norm(x, axis=1, keepdims=True).clip(
-        1e-12
-    )  # cosine geometry, as for word vectors
-    p = _tsne_affinities(x, perplexity)
-    y0 = pca(x, dim)
-    rng = np.random.default_rng(seed)
-    y = 1e-4 * y0 / y0[:, 0].std() + 1e-6 * rng.standard_normal((n, dim))  # (N, dim)
-    lr = learning_rate or max(n / 12.0, 50.0)
-    velocity, gains = np.zeros_like(y), np.ones_like(y)
-    for it in range(iterations):
-        exaggeration = 12.0 if it < 250 else 1.0
-        momentum = 0.5 if it < 250 else 0.8
-        diff = y[:, None, :] - y[None, :, :]  # (N, N, dim)
-        num = 1.0 / (1.0 + np.square(diff).sum(-1))  # (N, N) Student-t kernel
-        np.fill_diagonal(num, 0.0)
-        q = np.maximum(num / num.sum(), 1e-12)
-        grad = 4.0 * (((exaggeration * p - q) * num)[:, :, None] * diff).sum(1)  # (N, dim)
-        same_sign = np.sign(grad) == np.sign(velocity)
-        gains = np.where(same_sign, gains * 0.8, gains + 0.2).clip(0.01)
-        velocity = momentum * velocity - lr * gains * grad
-        y = y + velocity
-        y = y - y.mean(0)
-    return y
-
-
-def project(vectors, method: str = "pca", dim: int = 2, **options) -> np.ndarray:
-    """Project ``(N, D)`` vectors to ``(N, dim)`` with ``"pca"`` (default) or ``"tsne"``."""
-    if dim not in (2, 3):
-        raise ValueError(f"dim must be 2 or 3, got {dim}.")
-    if method == "pca":
-        return pca(vectors, dim)
-    if method == "tsne":
-        return tsne(vectors, dim, **options)
-    raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}.")
 
 
 # ----------------------------------------------------------------- word groups and export

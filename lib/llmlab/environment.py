@@ -177,15 +177,3 @@ def lesson_runs(records: dict[str, dict] | None = None) -> list[dict[str, str]]:
             }
         )
     return rows
-
-
-def format_table(rows: list[dict[str, str]]) -> str:
-    """Rows of equal keys as a plain-text table (reads the same live, on Colab and on GitHub)."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
-    lines = ["  ".join(k.ljust(widths[k]) for k in keys).rstrip()]
-    lines.append("  ".join("-" * widths[k] for k in keys))
-    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys).rstrip() for r in rows]
-    return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The LLM landscape as data: ``data/models.csv``, read and checked.
+"""The LLM landscape as data: ``data/models.csv``, read and checked (lesson 06).
 
 One row per model.  The columns, and their units:
 

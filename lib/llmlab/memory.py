@@ -1,4 +1,12 @@
-"""What fine-tuning costs in memory: weights, gradients and optimizer states.
+"""Memory arithmetic of LLMs: training states, LoRA adapters, the KV cache (lessons 03, 05, 07, 08).
+
+The course's one table of LLaMA 2 shapes (:data:`LLAMA2`) and every count made
+from a model's shape live here: parameters, LoRA adapter parameters, the bytes
+of fine-tuning (lesson 05), of the KV cache (lesson 03; lesson 07 adds the
+weights' formats in ``llmlab.inference``) and, via ``llmlab.distributed``, of
+ZeRO's shards (lesson 08).
+
+What fine-tuning costs in memory: weights, gradients and optimizer states.
 
 Training with AdamW (Loshchilov and Hutter 2019) keeps, for every *trainable*
 parameter, the parameter itself, its gradient and two optimizer states (the
@@ -35,10 +43,23 @@ parameters; :func:`measured_memory` adds up what PyTorch has really allocated
 after an optimizer step, so the two can be compared.  :data:`LLAMA2` holds the
 published architectures of LLaMA 2 7B, 13B and 70B, and :func:`scale_table`
 applies the same arithmetic to them.
+
+The KV cache.  While generating, a decoder caches the keys and values of every
+earlier token in every layer: ``2 (K and V) x n_layers x n_kv_heads x head_dim x
+bytes per value`` per token (:func:`kv_cache_bytes_per_token`).  Grouped-query
+attention (GQA, Ainslie et al. 2023, arXiv:2305.13245) shrinks it by sharing each
+key/value head among several query heads; :func:`kv_cache_table` computes it for
+LLaMA 2 7B and 70B.  Llama 2 uses GQA in its 34B and 70B models, context 4k
+(Touvron et al. 2023b, arXiv:2307.09288, Table 1 and Appendix A.2.1: "a
+grouped-query attention variant with 8 KV projections"); the layer counts, widths
+and head counts are those of the LLaMA architecture (Touvron et al. 2023a,
+arXiv:2302.13971, Table 2), which Llama 2 keeps (2023b, Section 2.2), as in the
+configurations Meta released with the weights.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -197,15 +218,24 @@ def parameter_count(cfg: LlamaConfig) -> int:
     return 2 * cfg.vocab_size * cfg.d_model + cfg.n_layer * per_block + cfg.d_model
 
 
+def lora_parameter_count(shapes: Iterable[tuple[int, int]], r: int) -> int:
+    """Adapter parameters for linear layers of the given ``(out_features, in_features)`` shapes.
+
+    LoRA (Hu et al. 2021, arXiv:2106.09685, section 4.1) adds ``B (d x r)`` and
+    ``A (r x k)`` beside a frozen ``W_0 (d x k)``: ``r (d + k)`` parameters per layer.
+    """
+    return sum(r * (out_f + in_f) for out_f, in_f in shapes)
+
+
 def lora_parameter_count_llama(cfg: LlamaConfig, r: int = 16, targets=("q_proj", "v_proj")) -> int:
-    """LoRA adapter parameters on ``targets`` in every block: ``r (d_out + d_in)`` per adapted layer."""
+    """LoRA adapter parameters on ``targets`` in every block of a LLaMA-style model."""
     shapes = cfg.linear_shapes()
     unknown = set(targets) - set(shapes)
     if unknown:
         raise ValueError(
             f"Unknown LLaMA layer(s) {sorted(unknown)}; choose from {', '.join(shapes)}."
         )
-    return cfg.n_layer * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
+    return cfg.n_layer * lora_parameter_count((shapes[t] for t in targets), r)
 
 
 #: Bytes per parameter of each part, for trainable parameters: (weight, gradient, optimizer).
@@ -256,4 +286,93 @@ def scale_table(
                 o * lora,
             )
         )
+    return rows
+
+
+# ---------------------------------------------------------------- the KV cache
+
+
+#: LLaMA 2 7B: standard multi-head attention, 32 KV heads (no GQA, Touvron et al. 2023b, Table 1);
+#: 32 layers, 32 heads, width 4096 (Touvron et al. 2023a, Table 2; Meta's Llama-2-7b-hf config).
+LLAMA2_7B: LlamaConfig = LLAMA2["LLaMA 2 7B"]
+#: LLaMA 2 70B: grouped-query attention with 8 KV heads (Touvron et al. 2023b, Table 1 and
+#: Appendix A.2.1); 80 layers, 64 heads, width 8192 (Meta's Llama-2-70b-hf config).
+LLAMA2_70B: LlamaConfig = LLAMA2["LLaMA 2 70B"]
+
+
+def kv_cache_bytes_per_token(
+    n_layers: int, n_kv_heads: int, head_dim: int, bytes_per_value: int = 2
+) -> int:
+    """Bytes of KV cache one token adds: ``2 (K and V) x n_layers x n_kv_heads x head_dim x bytes_per_value``.
+
+    ``bytes_per_value`` is 2 for 16-bit floats (fp16/bf16, how LLaMA 2 is served),
+    4 for float32.
+    """
+    for name, value in [
+        ("n_layers", n_layers),
+        ("n_kv_heads", n_kv_heads),
+        ("head_dim", head_dim),
+        ("bytes_per_value", bytes_per_value),
+    ]:
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+    return 2 * n_layers * n_kv_heads * head_dim * bytes_per_value
+
+
+@dataclass(frozen=True)
+class KVCacheRow:
+    """The KV cache of one model with one choice of key/value heads."""
+
+    model: str
+    attention: str  #: "MHA", "GQA-8", "MQA"
+    n_kv_heads: int
+    published: bool  #: True for the variant the model actually uses
+    bytes_per_token: int
+    context_len: int
+    bytes_per_sequence: int  #: bytes_per_token x context_len
+
+
+def _attention_name(n_kv_heads: int, n_heads: int) -> str:
+    if n_kv_heads == n_heads:
+        return "MHA"
+    if n_kv_heads == 1:
+        return "MQA"
+    return f"GQA-{n_kv_heads}"
+
+
+def kv_cache_table(
+    models: Sequence[LlamaConfig] = (LLAMA2_7B, LLAMA2_70B),
+    kv_heads: Sequence[int | None] = (None, 8, 1),
+    context_len: int = 4096,
+    bytes_per_value: int = 2,
+) -> list[KVCacheRow]:
+    """KV cache per token and per full context for each model, with each number of KV heads.
+
+    ``kv_heads`` lists the variants to compute: ``None`` means one KV head per
+    query head (MHA, "without GQA"), 8 is LLaMA 2 70B's GQA, 1 is multi-query
+    attention.  The published variant of each model is always included and flagged.
+    ``context_len`` defaults to LLaMA 2's 4096 tokens (Touvron et al. 2023b, Table 1).
+    """
+    rows = []
+    for m in models:
+        variants = [m.n_head if k is None else int(k) for k in kv_heads]
+        if m.n_kv_head not in variants:
+            variants.append(m.n_kv_head)
+        for n_kv in sorted(set(variants), reverse=True):
+            if n_kv < 1 or m.n_head % n_kv:
+                raise ValueError(
+                    f"{m.name}: {m.n_head} query heads cannot be split into {n_kv} KV groups"
+                )
+            per_token = kv_cache_bytes_per_token(m.n_layer, n_kv, m.head_dim, bytes_per_value)
+            rows.append(
+                KVCacheRow(
+                    model=m.name,
+                    attention=_attention_name(n_kv, m.n_head),
+                    n_kv_heads=n_kv,
+                    published=n_kv == m.n_kv_head,
+                    bytes_per_token=per_token,
+                    context_len=context_len,
+                    bytes_per_sequence=per_token * context_len,
+                )
+            )
     return rows

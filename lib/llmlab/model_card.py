@@ -1,5 +1,8 @@
 """Model cards for the checkpoints the course ships: how a run was made, and what it measured.
 
+Lessons 00, 02-05 and 07 load the shipped checkpoints these cards describe; lesson 06 writes
+the train log of its own runs with :func:`train_log`.
+
 A shipped checkpoint is a *recorded run*: the scripts in ``scripts/`` train it and
 write, next to the weights, a ``MODEL_CARD.md`` a person reads and a
 ``train_log.json`` a lesson reads (the loss curve it draws).  The pieces every such

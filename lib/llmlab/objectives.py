@@ -1,4 +1,4 @@
-"""The three pre-training objectives of the transformer families, and their attention masks.
+"""The three pre-training objectives of the transformer families, and their attention masks (lesson 06).
 
 One transformer, three ways to train it:
 

@@ -1,4 +1,4 @@
-"""Where the course's files live, in a checkout and in an installed wheel.
+"""Where the course's files live, in a checkout and in an installed wheel (every lesson, via data).
 
 In a checkout (and an editable install) the shipped data sits in the
 repository's ``data/`` folder.  The wheel carries the same folder inside the

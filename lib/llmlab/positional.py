@@ -58,7 +58,6 @@ __all__ = [
     "half_to_interleaved",
     "interleaved_to_half",
     "learned_positions",
-    "pca_2d",
     "permute_for_rotate_half",
     "position_similarity",
     "rope_angles",
@@ -176,23 +175,6 @@ def learned_positions(model) -> Tensor:
             "not the checkpoint."
         ) from exc
     return weight.detach().float().cpu().clone()
-
-
-def pca_2d(x) -> tuple[Tensor, Tensor]:
-    """Project the rows of ``x`` ``(n, d)`` (tensor or array) on their first two principal components.
-
-    Returns ``(coords (n, 2), explained (2,))``, ``explained`` being the fraction of the
-    variance each component carries.  Signs are fixed so the largest-magnitude loading
-    of each component is positive (stable across runs and thread counts).
-    """
-    x = torch.as_tensor(x).detach().cpu().double()  # (n, d)
-    x = x - x.mean(dim=0, keepdim=True)
-    _, s, vh = torch.linalg.svd(x, full_matrices=False)  # vh: (k, d)
-    comps = vh[:2]  # (2, d)
-    flip = torch.sign(comps.gather(1, comps.abs().argmax(dim=1, keepdim=True)))  # (2, 1)
-    comps = comps * flip
-    var = s**2
-    return (x @ comps.T).float(), (var[:2] / var.sum()).float()
 
 
 # ---------------------------------------------------------------------------- RoPE

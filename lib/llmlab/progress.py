@@ -1,4 +1,4 @@
-"""Progress bars and live loss plots that work live, on Colab and in saved notebooks.
+"""Progress bars and live loss plots that work live, on Colab and in saved notebooks (lessons 01-08).
 
 The bar is tqdm's plain-text bar written to standard output (not the ipywidgets
 one): it shows in JupyterLab, Colab, a terminal and a notebook's saved output

@@ -1,4 +1,4 @@
-"""Tokenizers: how text becomes the integer ids a language model reads.
+"""Tokenizers: how text becomes the integer ids a language model reads (lessons 04, 06, 08).
 
 Two tokenizers, both small enough to read in one sitting:
 

@@ -1,5 +1,7 @@
 """The playground: a GPT checkpoint running in the reader's browser, with no kernel and no install.
 
+The site's pages of lessons 03 and 04 link to it, for readers without a kernel.
+
 ``export_web(out_dir, checkpoint=None)`` writes a folder that opens from ``file://`` or any static host:
 
     playground.html              the page: prompt -> tokens, attention (heatmap, line view), next-token bars

@@ -1,5 +1,7 @@
 """Live explorers of the course GPT: type your own prompt and watch the model read it (ipywidgets).
 
+Lessons 00 and 04 (the whole model), 02 (positional encoding), 03 (one head) and 05 (answers).
+
 - :func:`model_explorer`: the whole forward pass for a prompt, in data-flow order: tokens -> token and
   position embeddings -> one head's attention (heatmap and lines) -> what each block adds to the
   residual stream -> final logits -> the sampler's distribution (temperature, then top-k, then top-p,
@@ -378,20 +380,27 @@ def _sampler_args(temperature, top_k, top_p) -> tuple[float, int | None, float |
 
 
 class ModelExplorer(LiveView):
-    """The forward pass of the course GPT for a prompt the learner types (see :func:`model_explorer`)."""
+    """The whole forward pass of ``model`` (an ``llmlab.gpt.GPT``) for a prompt the learner types.
+
+    Display the result (last line of a cell). Controls: the prompt (press Enter), the layer and head
+    whose attention is drawn, the query token of the line view, the sampler's temperature / top-k /
+    top-p, and "next token", which samples from the distribution shown (``seed`` makes it repeatable),
+    appends the token and updates everything. ``candidates``: how many of the most likely next
+    tokens the last two panels show.
+    """
 
     def __init__(
         self,
         model,
         tokenizer,
-        prompt: str,
-        layer: int,
-        head: int,
-        temperature: float,
-        top_k: int,
-        top_p: float,
-        candidates: int,
-        seed: int,
+        prompt: str = "The history of the c",
+        layer: int = 0,
+        head: int = 0,
+        temperature: float = 0.8,
+        top_k: int = 10,
+        top_p: float = 0.9,
+        candidates: int = 24,
+        seed: int = 0,
     ) -> None:
         import ipywidgets as widgets
 
@@ -516,41 +525,28 @@ def _tail(text: str, n: int = 60) -> str:
     return ("…" + text[-n:]) if len(text) > n else text
 
 
-def model_explorer(
-    model,
-    tokenizer,
-    prompt: str = "The history of the c",
-    layer: int = 0,
-    head: int = 0,
-    temperature: float = 0.8,
-    top_k: int = 10,
-    top_p: float = 0.9,
-    candidates: int = 24,
-    seed: int = 0,
-) -> ModelExplorer:
-    """The whole forward pass of ``model`` (an ``llmlab.gpt.GPT``) for a prompt the learner types.
-
-    Display the result (last line of a cell). Controls: the prompt (press Enter), the layer and head
-    whose attention is drawn, the query token of the line view, the sampler's temperature / top-k /
-    top-p, and "next token", which samples from the distribution shown (``seed`` makes it repeatable),
-    appends the token and updates everything. ``candidates``: how many of the most likely next
-    tokens the last two panels show.
-    """
-    return ModelExplorer(
-        model, tokenizer, prompt, layer, head, temperature, top_k, top_p, candidates, seed
-    )
-
-
 # ----------------------------------------------------------------------------------------------
 # 2. One head, step by step
 
 
 class AttentionWalkthrough(LiveView):
-    """Scaled dot-product attention of one head of the model, stage by stage (see :func:`attention_walkthrough`)."""
+    """One attention head of ``model`` on a short sentence: X -> Q, K, V -> QKᵀ -> ÷√d_k -> mask -> softmax -> ·V.
+
+    X is the head's real input (layer ``layer``'s LayerNorm of the residual stream), the projections
+    are the layer's weights; the last panel's weights equal ``model.attention_maps`` (tested).
+    Controls: the sentence, layer, head, and the query token whose row is highlighted everywhere.
+    """
 
     MAX_TOKENS = 24
 
-    def __init__(self, model, tokenizer, sentence: str, layer: int, head: int) -> None:
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        sentence: str = "The cat sat.",
+        layer: int = 0,
+        head: int = 0,
+    ) -> None:
         import ipywidgets as widgets
 
         super().__init__()
@@ -603,35 +599,27 @@ class AttentionWalkthrough(LiveView):
         return figures.walkthrough_figure(steps, trace.tokens, query, title)
 
 
-def attention_walkthrough(
-    model, tokenizer, sentence: str = "The cat sat.", layer: int = 0, head: int = 0
-) -> AttentionWalkthrough:
-    """One attention head of ``model`` on a short sentence: X -> Q, K, V -> QKᵀ -> ÷√d_k -> mask -> softmax -> ·V.
-
-    X is the head's real input (layer ``layer``'s LayerNorm of the residual stream), the projections
-    are the layer's weights; the last panel's weights equal ``model.attention_maps`` (tested).
-    Controls: the sentence, layer, head, and the query token whose row is highlighted everywhere.
-    """
-    return AttentionWalkthrough(model, tokenizer, sentence, layer, head)
-
-
 # ----------------------------------------------------------------------------------------------
 # 3. Live versions of lessons' fixed pictures: sampling, positional encoding, fine-tuning
 
 
 class SamplingExplorer(LiveView):
-    """Regenerate text from a prompt with the sampler's knobs (see :func:`sampling_explorer`)."""
+    """Sliders for temperature, top-k and top-p that regenerate ``length`` characters after ``prompt``.
+
+    Each generated character is coloured by the probability it had in the distribution it was drawn
+    from (``llmlab.generation.next_token_distributions``, the same tokens as ``generate``).
+    """
 
     def __init__(
         self,
         model,
         tokenizer,
-        prompt: str,
-        temperature: float,
-        top_k: int,
-        top_p: float,
-        length: int,
-        seed: int,
+        prompt: str = "The history of ",
+        temperature: float = 0.8,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        length: int = 120,
+        seed: int = 0,
     ) -> None:
         import ipywidgets as widgets
 
@@ -682,28 +670,20 @@ class SamplingExplorer(LiveView):
         )
 
 
-def sampling_explorer(
-    model,
-    tokenizer,
-    prompt: str = "The history of ",
-    temperature: float = 0.8,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    length: int = 120,
-    seed: int = 0,
-) -> SamplingExplorer:
-    """Sliders for temperature, top-k and top-p that regenerate ``length`` characters after ``prompt``.
-
-    Each generated character is coloured by the probability it had in the distribution it was drawn
-    from (``llmlab.generation.next_token_distributions``, the same tokens as ``generate``).
-    """
-    return SamplingExplorer(model, tokenizer, prompt, temperature, top_k, top_p, length, seed)
-
-
 class PositionalExplorer(LiveView):
-    """The sinusoidal position encoding, computed live (see :func:`positional_explorer`)."""
+    """Sliders for ``d_model``, the number of positions and one position, computing the sinusoidal table live.
 
-    def __init__(self, d_model: int, n_positions: int, position: int, base: float) -> None:
+    Shows the table (``llmlab.positional.sinusoidal``), the chosen position's vector and its dot
+    product with every position (``position_similarity``).
+    """
+
+    def __init__(
+        self,
+        d_model: int = 64,
+        n_positions: int = 100,
+        position: int = 20,
+        base: float = 10000.0,
+    ) -> None:
         import ipywidgets as widgets
 
         super().__init__()
@@ -730,21 +710,19 @@ class PositionalExplorer(LiveView):
         return figures.sinusoidal_figure(table, pos, similarity)
 
 
-def positional_explorer(
-    d_model: int = 64, n_positions: int = 100, position: int = 20, base: float = 10000.0
-) -> PositionalExplorer:
-    """Sliders for ``d_model``, the number of positions and one position, computing the sinusoidal table live.
-
-    Shows the table (``llmlab.positional.sinusoidal``), the chosen position's vector and its dot
-    product with every position (``position_similarity``).
-    """
-    return PositionalExplorer(d_model, n_positions, position, base)
-
-
 class AnswerComparison(LiveView):
-    """Greedy answers of several models to one instruction, side by side (see :func:`compare_answers`)."""
+    """Type an instruction, see each model's greedy answer (``llmlab.finetuning.answer``) side by side.
 
-    def __init__(self, models: dict, tokenizer, instruction: str, max_new_tokens: int) -> None:
+    ``models``: e.g. ``{"pretrained": base, "full fine-tuning": full, "LoRA": adapted}``.
+    """
+
+    def __init__(
+        self,
+        models: dict[str, nn.Module],
+        tokenizer,
+        instruction: str = "Reverse the word: house",
+        max_new_tokens: int = 24,
+    ) -> None:
         import ipywidgets as widgets
 
         super().__init__()
@@ -787,22 +765,21 @@ class AnswerComparison(LiveView):
         }
 
 
-def compare_answers(
-    models: dict[str, nn.Module],
-    tokenizer,
-    instruction: str = "Reverse the word: house",
-    max_new_tokens: int = 24,
-) -> AnswerComparison:
-    """Type an instruction, see each model's greedy answer (``llmlab.finetuning.answer``) side by side.
-
-    ``models``: e.g. ``{"pretrained": base, "full fine-tuning": full, "LoRA": adapted}``.
-    """
-    return AnswerComparison(models, tokenizer, instruction, max_new_tokens)
-
+# The names the lessons and the README call them by, e.g. widgets.model_explorer(model, tokenizer).
+model_explorer = ModelExplorer
+attention_walkthrough = AttentionWalkthrough
+sampling_explorer = SamplingExplorer
+positional_explorer = PositionalExplorer
+compare_answers = AnswerComparison
 
 __all__ = [
+    "AnswerComparison",
+    "AttentionWalkthrough",
     "ForwardTrace",
     "InputProblem",
+    "ModelExplorer",
+    "PositionalExplorer",
+    "SamplingExplorer",
     "attention_walkthrough",
     "compare_answers",
     "encode_prompt",

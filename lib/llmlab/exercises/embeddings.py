@@ -19,9 +19,9 @@ from llmlab.exercises import run_check
 
 def check_cosine_similarity(answer, kv, w1: str, w2: str) -> bool:
     """The learner's cosine similarity of ``w1`` and ``w2``, computed by hand from ``kv[w1]`` and ``kv[w2]``."""
-    expected = emb.similarity(kv, w1, w2)
 
     def check(a):
+        expected = emb.similarity(kv, w1, w2)  # here, so that a placeholder is rejected first
         value = float(np.asarray(a, dtype=np.float64).reshape(()))
         if abs(value - expected) < 1e-4:
             return True, f"cos({w1}, {w2}) = {expected:.4f}.", ""
@@ -54,9 +54,9 @@ def odd_one_out(kv, words: Sequence[str]) -> str:
 
 def check_odd_one_out(answer, kv, words: Sequence[str]) -> bool:
     """The learner's odd word out: the one least similar, on average, to the others."""
-    expected = odd_one_out(kv, words)
 
     def check(a):
+        expected = odd_one_out(kv, words)  # here, so that a placeholder is rejected first
         if not isinstance(a, str):
             return False, "", "answer with the word itself, a string such as 'paris'."
         if a == expected:

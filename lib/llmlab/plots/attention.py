@@ -1,4 +1,4 @@
-"""Attention as heatmaps: queries on rows, keys on columns, one colour scale from 0 to 1.
+"""Attention as heatmaps: queries on rows, keys on columns, one colour scale from 0 to 1 (lesson 03).
 
 Three pictures (the reference look is bertviz's model view, Vig 2019,
 https://github.com/jessevig/bertviz, without its CDN script or live kernel):

@@ -1,5 +1,7 @@
 """A diagram of one transformer block (pre-LN, as ``llmlab.gpt.Block`` and GPT-2), drawn with matplotlib.
 
+Lesson 03 draws it.
+
 The residual stream runs left to right along the bottom; each sub-layer reads a
 LayerNorm'd copy of it and *adds* its output back (the two ⊕):
 

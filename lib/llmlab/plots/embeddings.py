@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from llmlab import embeddings as emb
+from llmlab import projection
+from llmlab.embedding_eval import Evaluation
 
 #: One colour per group (plotly's qualitative "D3" palette), "other" in grey.
 PALETTE = [
@@ -61,7 +63,7 @@ def projection_scatter(
     words = list(dict.fromkeys([*words, *group_of]))  # group words are always shown
     emb.check_words(kv, *words)
     x = np.stack([kv.get_vector(w, norm=True) for w in words])  # (N, D)
-    xy = emb.project(x, method, dim, **options)  # (N, dim)
+    xy = projection.project(x, method, dim, **options)  # (N, dim)
     fig = go.Figure()
     names = [*groups, "other"]
     for i, g in enumerate(names):
@@ -106,7 +108,7 @@ def relation_arrows(
     words = list(dict.fromkeys(w for p in pairs for w in p))
     kv = emb.check_words(kv, *words)
     x = np.stack([kv.get_vector(w, norm=True) for w in words])  # (N, D)
-    xy = dict(zip(words, emb.pca(x, 2), strict=True))  # word -> (2,)
+    xy = dict(zip(words, projection.pca(x, 2)[0], strict=True))  # word -> (2,)
     fig = go.Figure()
     sources, targets = [a for a, _ in pairs], [b for _, b in pairs]
     for ws, colour, name in ((sources, PALETTE[0], "from"), (targets, PALETTE[3], "to")):
@@ -183,7 +185,7 @@ def similarity_heatmaps(
     return fig
 
 
-def analogy_accuracy_bars(evaluations: dict[str, emb.Evaluation]) -> go.Figure:
+def analogy_accuracy_bars(evaluations: dict[str, Evaluation]) -> go.Figure:
     """Accuracy per Google-analogy category (bars) for one or more models, with coverage in the hover."""
     fig = go.Figure()
     for i, (name, ev) in enumerate(evaluations.items()):

@@ -1,5 +1,7 @@
 """Figures of the live explorers (``llmlab.widgets``): one forward pass of the course GPT, drawn.
 
+Lessons 00, 02, 03, 04 and 05 show them, and the site's playground draws the same views.
+
 Each function takes numbers already computed (by ``llmlab.widgets``, from the model) and returns a
 plotly figure; nothing here runs a model, so a figure shows exactly the numbers it was given.
 
@@ -87,29 +89,35 @@ def attention_lines(weights_row, tokens: Sequence[str], query: int) -> list[dict
             hoverinfo="skip",
             showlegend=False,
         ),
-        dict(
-            type="scatter",
-            x=[0.0] * T,
-            y=list(range(T)),
-            mode="text",
-            text=labels,
-            textposition="middle left",
+        _token_column(
+            0.0,
+            labels,
+            "left",
             textfont=dict(color=[CHOSEN_COLOR if i == query else "#333" for i in range(T)]),
             hovertemplate="query %{y}<extra></extra>",
-            showlegend=False,
         ),
-        dict(
-            type="scatter",
-            x=[1.0] * T,
-            y=list(range(T)),
-            mode="text",
-            text=labels,
-            textposition="middle right",
+        _token_column(
+            1.0,
+            labels,
+            "right",
             customdata=key_text,
             hovertemplate="key %{y}: %{customdata}<extra></extra>",
-            showlegend=False,
         ),
     ]
+
+
+def _token_column(x: float, labels: list[str], side: str, **style) -> dict:
+    """A column of token labels at ``x``, token i at height i: the queries (left) or keys (right)."""
+    return dict(
+        type="scatter",
+        x=[x] * len(labels),
+        y=list(range(len(labels))),
+        mode="text",
+        text=labels,
+        textposition=f"middle {side}",
+        showlegend=False,
+        **style,
+    )
 
 
 # ----------------------------------------------------------------------------------------------

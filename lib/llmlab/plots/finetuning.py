@@ -23,6 +23,8 @@ import plotly.graph_objects as go
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from plotly.subplots import make_subplots
 
+from llmlab.memory import lora_parameter_count
+
 #: One colour per model/set-up, the same in every figure of the lesson.
 MODEL_COLOURS = {"pretrained": "#9e9e9e", "full fine-tuning": "#1f77b4", "LoRA": "#ff7f0e"}
 PART_COLOURS = {"weights": "#4c72b0", "gradients": "#dd8452", "optimizer": "#55a868"}
@@ -202,10 +204,11 @@ def lora_diagram(d: int, k: int, r: int, alpha: float, title: str | None = None)
         va="top",
         fontsize=10,
     )
+    trainable = lora_parameter_count([(d, k)], r)  # r (d + k)
     ax.text(
         x + k * s + 0.2,
         y0 + d * s / 2,
-        f"trainable: r(d + k)\n= {r * (d + k):,} params\n= {r * (d + k) / (d * k):.1%} of $W_0$",
+        f"trainable: r(d + k)\n= {trainable:,} params\n= {trainable / (d * k):.1%} of $W_0$",
         fontsize=10,
         va="center",
     )

@@ -1,5 +1,7 @@
 """Generation made visible: the next-token distribution at each step, and what sampling does to it.
 
+Lesson 04 draws them.
+
 - :func:`next_token_figure`: a bar chart of the most likely next tokens at each generation step,
   the token actually chosen highlighted, a slider over the steps (inside the figure: works in a
   saved notebook with no kernel).

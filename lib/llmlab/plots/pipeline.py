@@ -1,4 +1,4 @@
-"""The course map: a transformer language model as the four steps the course follows.
+"""The course map: a transformer language model as the four steps the course follows (lesson 00).
 
     text -> tokens -> 1. word embedding -> 2. positional encoding
          -> 3. transformer blocks (self-attention + feed-forward, N times)
@@ -166,28 +166,21 @@ def draw_pipeline(prompt: str = "The cat sat", next_token: str = " on") -> Figur
     # Inside step 3: self-attention and feed-forward, repeated N times.
     x3, w3 = xs[2], widths[2]
     inner_w, inner_h = w3 - 0.5, 0.52
-    _box(ax, x3 + 0.25, y0 + 0.90, inner_w, inner_h, "#ffffff", lw=1.0, radius=0.08)
-    ax.text(
-        x3 + w3 / 2,
-        y0 + 0.90 + inner_h / 2,
-        "self-attention\n(each token looks at earlier ones)",
-        ha="center",
-        va="center",
-        fontsize=8.6,
-        color=_TEXT,
-        linespacing=1.2,
-    )
-    _box(ax, x3 + 0.25, y0 + 0.18, inner_w, inner_h, "#ffffff", lw=1.0, radius=0.08)
-    ax.text(
-        x3 + w3 / 2,
-        y0 + 0.18 + inner_h / 2,
-        "feed-forward network\n(each token on its own)",
-        ha="center",
-        va="center",
-        fontsize=8.6,
-        color=_TEXT,
-        linespacing=1.2,
-    )
+    for y, label in [
+        (y0 + 0.90, "self-attention\n(each token looks at earlier ones)"),
+        (y0 + 0.18, "feed-forward network\n(each token on its own)"),
+    ]:
+        _box(ax, x3 + 0.25, y, inner_w, inner_h, "#ffffff", lw=1.0, radius=0.08)
+        ax.text(
+            x3 + w3 / 2,
+            y + inner_h / 2,
+            label,
+            ha="center",
+            va="center",
+            fontsize=8.6,
+            color=_TEXT,
+            linespacing=1.2,
+        )
     _arrow(ax, (x3 + w3 / 2, y0 + 0.90), (x3 + w3 / 2, y0 + 0.18 + inner_h), lw=1.1)
 
     # Arrows between the steps.

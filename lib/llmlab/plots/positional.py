@@ -22,7 +22,7 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from llmlab import positional
+from llmlab import positional, projection
 from llmlab.plots.attention import SCORE_COLORSCALE, display_token
 
 #: Diverging matplotlib colour map for values centred on 0 (the plotly twin is SCORE_COLORSCALE).
@@ -132,6 +132,10 @@ def wavelength_plot(d_model: int, base: float = 10000.0, ax=None):
     return fig
 
 
+#: Where the two sliders of ``interactive_sinusoidal`` sit: side by side under the heatmap.
+_SLIDER = dict(len=0.45, y=-0.18, pad=dict(t=30))
+
+
 def interactive_sinusoidal(
     d_models: Sequence[int] = (16, 32, 64, 128),
     position_counts: Sequence[int] = (10, 25, 50, 100),
@@ -185,24 +189,11 @@ def interactive_sinusoidal(
         width=760,
         margin=dict(t=60, b=170),
         sliders=[
-            dict(
-                active=d_models.index(d0),
-                steps=d_steps,
-                currentvalue=dict(prefix="d_model = "),
-                x=0.0,
-                len=0.45,
-                y=-0.18,
-                pad=dict(t=30),
-            ),
-            dict(
-                active=position_counts.index(n0),
-                steps=n_steps,
-                currentvalue=dict(prefix="positions shown = "),
-                x=0.55,
-                len=0.45,
-                y=-0.18,
-                pad=dict(t=30),
-            ),
+            dict(active=active, steps=steps, currentvalue=dict(prefix=prefix), x=x, **_SLIDER)
+            for active, steps, prefix, x in [
+                (d_models.index(d0), d_steps, "d_model = ", 0.0),
+                (position_counts.index(n0), n_steps, "positions shown = ", 0.55),
+            ]
         ],
     )
     return fig
@@ -225,8 +216,7 @@ def similarity_heatmap(
 
 
 def _pca_path(ax, table: np.ndarray, title: str):
-    coords, explained = positional.pca_2d(torch.from_numpy(np.asarray(table)))
-    c = coords.numpy()
+    c, explained = projection.pca(table)  # (n, 2), (2,)
     ax.plot(c[:, 0], c[:, 1], "-", c="lightgray", lw=0.8, zorder=1)
     sc = ax.scatter(c[:, 0], c[:, 1], c=np.arange(len(c)), cmap="viridis", s=14, zorder=2)
     for p in (0, len(c) - 1):

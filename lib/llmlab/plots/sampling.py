@@ -1,4 +1,4 @@
-"""Sampling figures: how temperature reshapes a next-token distribution.
+"""Sampling figures: how temperature reshapes a next-token distribution (lesson 00).
 
 A language model's last layer gives one score (logit) per token; the
 probabilities are ``softmax(logits / T)``.  Dividing by a temperature T < 1
