@@ -10,15 +10,35 @@ vocabulary (it comes from the tokenizer): ``GPTConfig(vocab_size=V, **COURSE_GPT
 from __future__ import annotations
 
 import dataclasses
+from typing import TypedDict
 
 from llmlab.training import TrainConfig
+
+
+class GPTShape(TypedDict, total=False):
+    """``GPTConfig`` fields without the vocabulary: a model's shape, ``GPTConfig(vocab_size=V, **shape)``."""
+
+    block_size: int
+    n_layer: int
+    n_head: int
+    n_embd: int
+    dropout: float
+    bias: bool
+
+
+class LlamaShape(GPTShape, total=False):
+    """``LlamaConfig`` fields without the vocabulary (its extra fields on top of a ``GPTShape``)."""
+
+    n_kv_head: int
+    tie_embeddings: bool
+
 
 # ----------------------------------------------------------------------------------------------
 # The course model, data/mini-gpt (lessons 02, 03, 04, 05; scripts/train_course_model.py)
 
 #: Shape of the shipped course model (char-level). Small enough that lesson 03 can show every
 #: head (4 x 4) and lesson 05 can fine-tune it on a CPU.
-COURSE_GPT = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0, bias=True)
+COURSE_GPT: GPTShape = dict(n_layer=4, n_head=4, n_embd=128, block_size=128, dropout=0.0, bias=True)
 
 #: How the course model is trained on the embedded corpus ("wiki-news", last 10% held out).
 COURSE_TRAIN = TrainConfig(
@@ -44,7 +64,7 @@ COURSE_TRAIN = TrainConfig(
 #: steps. benchmarks/bench_training.py trains it next to nanoGPT's CPU recipe (the TrainConfig
 #: defaults: same windows and batch, lr 1e-3, 2,000 steps) on the course corpus;
 #: benchmarks/RESULTS.md has the measured losses and wall times.
-QUICK_GPT = {**COURSE_GPT, "block_size": 64}
+QUICK_GPT: GPTShape = {**COURSE_GPT, "block_size": 64}
 QUICK_TRAIN = dataclasses.replace(
     COURSE_TRAIN,
     max_iters=1800,
@@ -73,7 +93,7 @@ SFT_TRAIN = TrainConfig(
 # Lesson 06's encoder/decoder pair (llmlab.objectives; scripts/train_family_models.py)
 
 #: Both models' shape: 2 blocks of 4 heads, 64 wide, 16-character windows (lesson 06 says why so short).
-FAMILY_GPT = dict(block_size=16, n_layer=2, n_head=4, n_embd=64)
+FAMILY_GPT: GPTShape = dict(block_size=16, n_layer=2, n_head=4, n_embd=64)
 
 #: The pair's recipe: 3,000 steps of 32 windows, lr 3e-3 with cosine decay to 3e-4.
 FAMILY_TRAIN = TrainConfig(
@@ -92,6 +112,6 @@ FAMILY_TRAIN = TrainConfig(
 #: The LLaMA-style course model (``llmlab.llama.LlamaConfig`` fields): the GPT's layers, heads,
 #: width and context; multi-head attention (n_kv_head = n_head, as LLaMA 2 7B and 13B), an untied
 #: head (as LLaMA), SwiGLU width 352.
-COURSE_LLAMA = dict(
+COURSE_LLAMA: LlamaShape = dict(
     n_layer=4, n_head=4, n_embd=128, block_size=128, n_kv_head=4, tie_embeddings=False
 )

@@ -140,7 +140,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:['-][a-z0-9]+)*")
 
 def split_sentences(text: str) -> list[str]:
     """Split prose into sentences at ., ! or ? followed by a capital letter (a simple, honest heuristic)."""
-    sentences = []
+    sentences: list[str] = []
     for paragraph in text.split("\n\n"):
         sentences.extend(s for s in _SENTENCE_END.split(paragraph.strip()) if s)
     return sentences

@@ -354,10 +354,11 @@ def download(name: str, timeout: float = 30.0, deadline: float = DOWNLOAD_DEADLI
     timeout = check_real("timeout", timeout, minimum=0, open_min=True)
     deadline = check_real("deadline", deadline, minimum=0, open_min=True)
     entry = get(name)
-    if entry.embedded:
+    if entry.embedded or entry.url is None:
         raise DatasetError(
             f"{name!r} is embedded; nothing to download. Use llmlab.data.load_text({name!r})."
         )
+    url = entry.url
     if not (entry.sha256 or entry.md5):
         raise DatasetError(
             f"{name!r} has no recorded checksum, so the course will not use a download it cannot verify. "
@@ -378,7 +379,7 @@ def download(name: str, timeout: float = 30.0, deadline: float = DOWNLOAD_DEADLI
     try:
         try:
             started = time.monotonic()
-            request = urllib.request.Request(entry.url, headers={"User-Agent": "llmlab"})
+            request = urllib.request.Request(url, headers={"User-Agent": "llmlab"})
             with (
                 os.fdopen(fd, "wb") as out,
                 urllib.request.urlopen(request, timeout=timeout) as response,

@@ -37,7 +37,7 @@ from torch import nn
 
 from llmlab.errors import UsageError, check_int
 from llmlab.generation import generate
-from llmlab.gpt import IGNORE_INDEX  # the GPT's loss skips targets equal to this
+from llmlab.gpt import GPT, IGNORE_INDEX  # the GPT's loss skips targets equal to this
 
 # ---------------------------------------------------------------- the template
 INSTRUCTION_HEADER = "### Instruction:\n"
@@ -180,7 +180,8 @@ def _word_examples(kind: str, words: Sequence[str], n: int, rng: random.Random) 
 
 def _capital_examples(seed: int) -> tuple[list[Example], list[Example]]:
     """All (country, wording) pairs; for each country the wording ``(i + seed) % 3`` is held out."""
-    train, held = [], []
+    train: list[Example] = []
+    held: list[Example] = []
     for i, (country, capital) in enumerate(CAPITALS):
         for j, question in enumerate(CAPITAL_QUESTIONS):
             ex = Example("capital", question.format(country), capital)
@@ -277,12 +278,12 @@ def sft_inputs_and_targets(ids: Sequence[int], n_prompt: int) -> tuple[torch.Ten
     counts only the response and its end-of-response newline.  Returns two ``(len(ids) - 1,)``
     long tensors.
     """
-    ids = torch.as_tensor(list(ids), dtype=torch.long)
-    if not 1 <= n_prompt < len(ids):
+    t = torch.as_tensor(list(ids), dtype=torch.long)
+    if not 1 <= n_prompt < len(t):
         raise ValueError(
-            f"n_prompt must be between 1 and len(ids) - 1 = {len(ids) - 1}, got {n_prompt}."
+            f"n_prompt must be between 1 and len(ids) - 1 = {len(t) - 1}, got {n_prompt}."
         )
-    x, y = ids[:-1].clone(), ids[1:].clone()
+    x, y = t[:-1].clone(), t[1:].clone()
     y[: n_prompt - 1] = IGNORE_INDEX
     return x, y
 
@@ -353,7 +354,7 @@ def loss_mask_view(example: Example, tokenizer) -> list[tuple[str, bool]]:
 # ---------------------------------------------------------------- answering and scoring
 @torch.no_grad()
 def answer(
-    model: nn.Module, tokenizer, instructions: Sequence[str], max_new_tokens: int = 16
+    model: GPT, tokenizer, instructions: Sequence[str], max_new_tokens: int = 16
 ) -> list[str]:
     """The model's greedy answer to each instruction, cut at the end-of-response newline.
 
@@ -395,7 +396,7 @@ class Evaluation:
         """Fraction of exact matches per kind, plus "all" (the mean over examples)."""
         out: dict[str, list[bool]] = collections.defaultdict(list)
         for r in self.rows:
-            out[r["kind"]].append(bool(r["correct"]))
+            out[str(r["kind"])].append(bool(r["correct"]))
             out["all"].append(bool(r["correct"]))
         return {k: sum(v) / len(v) for k, v in out.items()}
 
@@ -404,7 +405,7 @@ class Evaluation:
 
 
 def evaluate(
-    model: nn.Module, tokenizer, examples: Sequence[Example], max_new_tokens: int = 16
+    model: GPT, tokenizer, examples: Sequence[Example], max_new_tokens: int = 16
 ) -> Evaluation:
     """Exact-match accuracy of the model's greedy answers: right only if every character matches."""
     got = answer(model, tokenizer, [e.instruction for e in examples], max_new_tokens=max_new_tokens)
@@ -573,7 +574,7 @@ def finetune(
 
 def run_recipe(
     name: str,
-    base: nn.Module,
+    base: GPT,
     data: InstructionData,
     tokenizer,
     corpus_train_ids=None,
@@ -596,7 +597,7 @@ def run_recipe(
 
 
 def shipped_or_retrained(
-    base: nn.Module,
+    base: GPT,
     data: InstructionData,
     tokenizer,
     corpus_train_ids,

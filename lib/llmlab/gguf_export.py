@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ def _gguf_weights(model: Llama) -> dict[str, torch.Tensor]:
             sd[f"layers.{i}.attn.q_proj.weight"], cfg.n_head
         )
         sd[f"layers.{i}.attn.k_proj.weight"] = _interleave_rows(
-            sd[f"layers.{i}.attn.k_proj.weight"], cfg.n_kv_head
+            sd[f"layers.{i}.attn.k_proj.weight"], cfg.n_kv_head or cfg.n_head
         )
     return sd
 
@@ -221,7 +222,7 @@ def read_gguf(path: str | Path):
     return reader
 
 
-def metadata(reader) -> dict[str, object]:
+def metadata(reader) -> dict[str, Any]:
     """The key/value metadata of a ``GGUFReader`` as plain Python values (arrays as lists)."""
     return {
         key: field.contents() for key, field in reader.fields.items() if not key.startswith("GGUF.")
@@ -267,7 +268,7 @@ def load_gguf(path: str | Path) -> Llama:
         if ".attn.q_proj." in ours:
             w = _halve_rows(w, cfg.n_head)
         elif ".attn.k_proj." in ours:
-            w = _halve_rows(w, cfg.n_kv_head)
+            w = _halve_rows(w, cfg.n_kv_head or cfg.n_head)
         state[ours] = w
     model = Llama(cfg)
     model.load_state_dict(state, strict=True)

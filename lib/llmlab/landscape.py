@@ -337,7 +337,7 @@ def markdown_table(models: list[ModelInfo], with_sources: bool = True) -> str:
     if with_sources:
         head.append("main source")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    notes = []
+    notes: list[str] = []
     for m in models:
         src = m.figure_sources() if with_sources else {}
         name = m.name

@@ -41,7 +41,7 @@ from typing import NamedTuple
 
 import torch
 
-from llmlab.configs import FAMILY_GPT, FAMILY_TRAIN
+from llmlab.configs import FAMILY_GPT, FAMILY_TRAIN, GPTShape
 from llmlab.gpt import IGNORE_INDEX  # "no prediction here": skipped by the loss
 
 #: BERT's masking rates (Devlin et al. 2018, section 3.1).
@@ -565,16 +565,11 @@ def family_pair(vocab_size: int, seed: int = 0, block_size: int = FAMILY_GPT["bl
     """
     from llmlab.gpt import GPT, GPTConfig
 
+    shape: GPTShape = {**FAMILY_GPT, "block_size": block_size}
     models = []
     for causal in (False, True):
         torch.manual_seed(seed)
-        models.append(
-            GPT(
-                GPTConfig(
-                    vocab_size=vocab_size, **{**FAMILY_GPT, "block_size": block_size}, causal=causal
-                )
-            )
-        )
+        models.append(GPT(GPTConfig(vocab_size=vocab_size, **shape, causal=causal)))
     return models[0], models[1]
 
 

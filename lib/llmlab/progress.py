@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 from tqdm.std import tqdm
 
@@ -17,9 +18,11 @@ def progress_bar(
     iterable: Iterable | None = None, *, total: int | None = None, desc: str = "", **kwargs
 ) -> tqdm:
     """A text progress bar (tqdm) that updates at most twice a second."""
-    options = dict(total=total, desc=desc, file=sys.stdout, ncols=90, mininterval=0.5, ascii=False)
+    options: dict[str, Any] = dict(
+        total=total, desc=desc, file=sys.stdout, ncols=90, mininterval=0.5, ascii=False
+    )
     options.update(kwargs)
-    return tqdm(iterable, **options)
+    return tqdm(**options) if iterable is None else tqdm(iterable, **options)
 
 
 class LiveLossPlot:

@@ -210,6 +210,8 @@ class QuantizedLinear(nn.Module):
         self.in_features, self.out_features = linear.in_features, linear.out_features
         qt = quantize(linear.weight, bits, block_size)
         self.bits, self.block_size = bits, qt.block_size
+        self.codes: torch.Tensor  # buffers: saved with the model, never trained
+        self.scales: torch.Tensor
         self.register_buffer("codes", qt.codes)
         self.register_buffer("scales", qt.scales)
         self.bias = (
@@ -260,7 +262,8 @@ def model_bytes(model: nn.Module) -> int:
     Quantized codes count ``bits`` per weight (they would be packed two to a byte for 4 bits);
     a tensor shared by two modules counts once.
     """
-    seen, total = set(), 0
+    seen: set[int] = set()
+    total = 0
     for module in model.modules():
         if isinstance(module, QuantizedLinear):
             total += module.quantized.nbytes() + (

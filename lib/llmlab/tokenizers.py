@@ -199,7 +199,7 @@ class BPETokenizer:
     """
 
     def __init__(self, merges: Sequence[tuple[int, int]] = ()):
-        self.merges: list[tuple[int, int]] = [tuple(map(int, m)) for m in merges]
+        self.merges: list[tuple[int, int]] = [(int(a), int(b)) for a, b in merges]
         self.ranks: dict[tuple[int, int], int] = {}  # pair -> the id it merges into
         self.vocab: dict[int, bytes] = {i: bytes([i]) for i in range(256)}  # id -> bytes
         for k, (a, b) in enumerate(self.merges):
@@ -323,7 +323,10 @@ class BPETokenizer:
 
 def tokenizer_from_dict(d: dict) -> CharTokenizer | BPETokenizer:
     """Rebuild a tokenizer saved with ``to_dict()`` (its ``"type"`` says which)."""
-    kinds = {"char": CharTokenizer, "bpe": BPETokenizer}
+    kinds: dict[str, type[CharTokenizer] | type[BPETokenizer]] = {
+        "char": CharTokenizer,
+        "bpe": BPETokenizer,
+    }
     kind = d.get("type") if isinstance(d, dict) else None
     if kind not in kinds:
         raise ValueError(f"Unknown tokenizer type {kind!r}; expected one of {sorted(kinds)}.")

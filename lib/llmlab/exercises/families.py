@@ -125,7 +125,7 @@ CLAIMS = {
         landscape.find(ms, "GPT-4").parameters is not None
     ),
     "BERT-Large has twice as many layers as BERT-Base": lambda ms: (
-        landscape.find(ms, "BERT-Large").layers == 2 * landscape.find(ms, "BERT-Base").layers
+        landscape.find(ms, "BERT-Large").layers == 2 * (landscape.find(ms, "BERT-Base").layers or 0)
     ),
 }
 
