@@ -34,6 +34,10 @@ import torch
 from llmlab.attention import KVCache
 from llmlab.errors import UsageError, check_int, check_real
 from llmlab.gpt import GPT
+from llmlab.llama import Llama
+
+#: What generates: the GPT of lesson 04 or the LLaMA-style model of lesson 07 (same interface).
+LanguageModel = GPT | Llama
 
 # ----------------------------------------------------------------------------------------------
 # From logits to a distribution to a token
@@ -133,7 +137,7 @@ def as_prompt(
 
 
 def next_logits(
-    model: GPT, idx: torch.Tensor, cache: list[KVCache] | None
+    model: LanguageModel, idx: torch.Tensor, cache: list[KVCache] | None
 ) -> tuple[torch.Tensor, list[KVCache] | None]:
     """The logits ``(B, V)`` of the token after ``idx (B, T)``, and the cache for the next step.
 
@@ -166,7 +170,7 @@ def _check_generate(model, max_new_tokens: int, seed: int | None) -> torch.Gener
 
 @torch.no_grad()
 def generate(
-    model: GPT,
+    model: LanguageModel,
     idx: torch.Tensor | Sequence[int],
     max_new_tokens: int,
     temperature: float = 1.0,
@@ -221,7 +225,7 @@ class GenerationTrace:
 
 @torch.no_grad()
 def next_token_distributions(
-    model: GPT,
+    model: LanguageModel,
     prompt: torch.Tensor | Sequence[int],
     max_new_tokens: int,
     temperature: float = 1.0,
@@ -262,7 +266,7 @@ def next_token_distributions(
 
 
 def timed_generation(
-    model: GPT,
+    model: LanguageModel,
     prompt: torch.Tensor | Sequence[int],
     max_new_tokens: int,
     use_cache: bool = True,
@@ -284,13 +288,15 @@ def timed_generation(
 
 
 def generation_speed(
-    model: GPT, prompt, max_new_tokens: int, repeats: int = 3, use_cache: bool = True
+    model: LanguageModel, prompt, max_new_tokens: int, repeats: int = 3, use_cache: bool = True
 ) -> float:
     """Greedy generation speed in new tokens per second (best of ``repeats`` runs)."""
     return max_new_tokens / timed_generation(model, prompt, max_new_tokens, use_cache, repeats)[1]
 
 
-def kv_cache_speedup(model: GPT, prompt, max_new_tokens: int, repeats: int = 3) -> dict[str, float]:
+def kv_cache_speedup(
+    model: LanguageModel, prompt, max_new_tokens: int, repeats: int = 3
+) -> dict[str, float]:
     """Tokens/s without and with the KV cache, their ratio, and whether both wrote the same tokens.
 
     Each path runs ``repeats`` times (best time kept); the same-output check compares the tokens of
@@ -310,7 +316,7 @@ def kv_cache_speedup(model: GPT, prompt, max_new_tokens: int, repeats: int = 3) 
 
 
 @torch.no_grad()
-def forward_seconds(model: GPT, n_tokens: int, repeats: int = 3, seed: int = 0) -> float:
+def forward_seconds(model: LanguageModel, n_tokens: int, repeats: int = 3, seed: int = 0) -> float:
     """Wall seconds of one forward pass over ``n_tokens`` positions (batch 1; best of ``repeats``).
 
     Why the cache helps some models more than others: without it, step t runs this over t positions;
