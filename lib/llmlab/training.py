@@ -54,6 +54,8 @@ import torch
 from torch import nn
 
 from llmlab.errors import NonFiniteLossError, UsageError, check_int, check_real
+from llmlab.gpt import GPT, GPTConfig
+from llmlab.llama import Llama, LlamaConfig
 from llmlab.progress import LiveLossPlot, progress_bar
 from llmlab.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
 
@@ -579,20 +581,18 @@ CONFIG_FILE = "config.json"
 class Checkpoint:
     """A trained model with its tokenizer and notes (``meta``: how it was trained)."""
 
-    model: nn.Module
+    model: GPT | Llama
     tokenizer: CharTokenizer | BPETokenizer
     meta: dict
 
     @property
-    def config(self):
+    def config(self) -> GPTConfig | LlamaConfig:
         return self.model.config
 
     def encode(self, text: str) -> torch.Tensor:
         """``text`` -> a ``(1, T)`` tensor of ids on the model's device."""
         return torch.tensor(
-            [self.tokenizer.encode(text)],
-            dtype=torch.long,
-            device=next(self.model.parameters()).device,
+            [self.tokenizer.encode(text)], dtype=torch.long, device=self.model.device
         )
 
 
@@ -870,8 +870,6 @@ def load_checkpoint(directory, device: str | torch.device = "cpu") -> Checkpoint
     than the model) is refused with a one-line :class:`~llmlab.errors.UsageError`.
     """
     from safetensors.torch import load_model
-
-    from llmlab.gpt import GPT, GPTConfig
 
     device = resolve_device(device)
     if not isinstance(directory, (str, os.PathLike)):
