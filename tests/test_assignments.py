@@ -10,6 +10,7 @@ placeholder, no solution) stops the build with one line naming the exercise.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -85,6 +86,50 @@ def test_a_checker_that_accepts_the_placeholder_stops_the_build(tmp_path, monkey
         match=r"exercise 1 \(Count\): its checker llmlab\.exercises\.lenient\.check_anything accepts the unanswered placeholder",
     ):
         build_assignments.check_lesson(path)
+
+
+CHECKERS = """
+import torch
+from llmlab.exercises import run_check
+
+
+def check_after_setup(answer, logits):
+    want = float(torch.tensor(logits).sum())  # needs the lesson's object before the answer
+
+    def check(a):
+        return float(a) == want, "right", "sum the logits"
+
+    return run_check(answer, check)
+
+
+def check_crashes(answer, logits):
+    want = float(torch.tensor(logits).sum())
+    return answer is not None and float(answer) == want
+"""
+
+
+@pytest.mark.parametrize("name", ["check_after_setup", "check_crashes"])
+def test_a_checker_that_needs_the_lessons_objects_must_end_in_run_check(
+    tmp_path, monkeypatch, name
+):
+    """Without running the lesson its objects are stand-ins; run_check then vouches for the placeholder."""
+    source = tmp_path / "strict.py"
+    source.write_text(CHECKERS)
+    spec = importlib.util.spec_from_file_location("llmlab.exercises.strict", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "llmlab.exercises.strict", module)
+    path = _lesson(
+        tmp_path,
+        f"from llmlab.exercises import strict\n\nanswer_1 = None\nstrict.{name}(answer_1, LOGITS)",
+    )
+    if name == "check_after_setup":
+        assert len(build_assignments.check_lesson(path)) == 1
+    else:
+        with pytest.raises(
+            build_assignments.AssignmentError, match="fails before it looks at the answer"
+        ):
+            build_assignments.check_lesson(path)
 
 
 def test_an_exercises_section_without_numbered_exercises_stops_the_build(tmp_path):

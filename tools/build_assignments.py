@@ -22,9 +22,11 @@ The teacher collects submissions into ``submitted/<student>/<lesson>/`` and runs
 rewrites only ``source/``, ``release/`` and the assignments in ``gradebook.db``;
 submissions, grades and feedback stay as they are.
 
-Before it writes anything it checks every lesson: an exercise without a checker,
-a checker that accepts the unanswered placeholder, or a solution it cannot find
-stops the build with one line naming the lesson and the exercise.
+Before it writes anything it checks every lesson, without running it: an exercise
+without a checker, a checker that accepts the unanswered placeholder (it is called
+with ``None`` and stand-ins for the lesson's objects; one that needs the real
+objects must end in ``return run_check(answer, ...)``, which rejects ``None``), or
+a solution it cannot find stops the build with one line naming the lesson and the exercise.
 
     python tools/build_assignments.py                               # every lesson
     python tools/build_assignments.py notebooks/02_positional_encoding.ipynb
@@ -38,6 +40,7 @@ import ast
 import contextlib
 import copy
 import importlib
+import inspect
 import io
 import os
 import re
@@ -45,6 +48,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,6 +372,27 @@ def resolve(checker: str):
         raise AssignmentError(f"{checker} does not exist ({exc})") from None
 
 
+def returns_run_check(fn) -> bool:
+    """True if ``fn`` ends in ``return run_check(<its first parameter>, ...)``, which rejects a placeholder."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    func = tree.body[0]
+    if not isinstance(func, ast.FunctionDef) or not func.args.args:
+        return False
+    last = func.body[-1]
+    return (
+        isinstance(last, ast.Return)
+        and isinstance(last.value, ast.Call)
+        and isinstance(last.value.func, ast.Name)
+        and last.value.func.id == "run_check"
+        and bool(last.value.args)
+        and isinstance(last.value.args[0], ast.Name)
+        and last.value.args[0].id == func.args.args[0].arg
+    )
+
+
 def check_placeholder_rejected(path: Path, exercise: Exercise) -> None:
     """AssignmentError unless the exercise's checker returns False for the unanswered placeholder."""
     where = f"{_rel(path)}, {exercise.name}"
@@ -382,10 +407,12 @@ def check_placeholder_rejected(path: Path, exercise: Exercise) -> None:
         try:
             verdict = fn(*args, **kwargs)
         except Exception as exc:
+            if returns_run_check(fn):
+                return  # it needs the lesson's objects first, then run_check rejects the placeholder
             raise AssignmentError(
                 f"{where}: its checker {exercise.checker} fails before it looks at the answer "
-                f"({type(exc).__name__}: {exc}); a checker must return False for the placeholder "
-                f"None first ({CHECKERS}.run_check does)"
+                f"({type(exc).__name__}: {exc}) and does not end in `return run_check({exercise.variable}, ...)`, "
+                f"so it cannot be shown to reject the placeholder: let {CHECKERS}.run_check check it"
             ) from None
     if verdict is not False:
         raise AssignmentError(
