@@ -199,6 +199,25 @@ def test_dpo_loss_matches_the_papers_formula_from_token_logprobs(tok):
     assert stats["ranked_right"] in (0.0, 0.5, 1.0)
 
 
+def test_dpo_positive_penalises_only_a_chosen_answer_that_fell():
+    """DPOP (Pal et al. 2024): beta * lambda * max(0, log pi_ref(y_w) - log pi(y_w)) comes off the margin."""
+    pc, pr = torch.tensor([-2.0, -1.0]), torch.tensor([-4.0, -3.0])
+    rc, rr = torch.tensor([-1.5, -1.2]), torch.tensor([-3.0, -3.0])
+    beta, lam = 0.5, 4.0
+    want = 0.0
+    for a, b, c, d in zip(pc.tolist(), pr.tolist(), rc.tolist(), rr.tolist(), strict=True):
+        z = beta * ((a - c) - (b - d)) - beta * lam * max(0.0, c - a)
+        want += math.log(1 + math.exp(-z))
+    loss, stats = al.dpo_loss(pc, pr, rc, rr, beta=beta, positive=lam)
+    assert loss.item() == pytest.approx(want / 2, rel=1e-6)
+    assert stats["chosen_logp_change"] == pytest.approx(((-2.0 + 1.5) + (-1.0 + 1.2)) / 2)
+    # a chosen answer at or above its reference: DPOP is plain DPO
+    up = torch.tensor([-1.0, -1.0])
+    assert al.dpo_loss(up, pr, rc, rr, beta, positive=lam)[0].item() == pytest.approx(
+        al.dpo_loss(up, pr, rc, rr, beta)[0].item()
+    )
+
+
 def test_dpo_gradient_raises_chosen_over_rejected():
     pc = torch.tensor([-3.0], requires_grad=True)
     pr = torch.tensor([-2.0], requires_grad=True)
