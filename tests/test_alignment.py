@@ -406,3 +406,26 @@ def test_script_never_replaces_a_run_unless_told(tmp_path, tiny_base_dir):
     assert not (tmp_path / "pref-reward").exists()  # checked before anything was trained
     with pytest.raises(SystemExit):
         script.main(["--base", str(tmp_path / "nothing"), "--out-dir", str(tmp_path / "new")])
+
+
+# ---------------------------------------------------------------- what is shipped
+@pytest.mark.parametrize("name", list(al.SHIPPED))
+def test_shipped_runs_are_what_their_cards_say(name):
+    import json
+
+    from llmlab import model_card
+    from llmlab.paths import data_dir
+    from llmlab.training import WEIGHTS_FILE
+
+    folder = al.shipped_dir(name)
+    meta = json.loads((folder / "config.json").read_text())["meta"]
+    assert model_card.tensors_sha256(folder / WEIGHTS_FILE) == meta["sha256"]
+    assert meta["sha256"][:16] in (folder / "MODEL_CARD.md").read_text()
+    base = model_card.file_facts(data_dir() / al.BASE / WEIGHTS_FILE)["sha256"]
+    assert meta["base_sha256"] == base, f"{folder.name} was not trained from the shipped {al.BASE}"
+    log = al.read_log(name)
+    assert len(log["losses"]) == al.RECIPES[name].steps
+    assert all(
+        al.prefers(p.example, p.chosen, p.rejected)
+        for p in al.pairs_from_json(log["pairs"]["train"])
+    )
