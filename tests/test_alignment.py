@@ -429,3 +429,18 @@ def test_shipped_runs_are_what_their_cards_say(name):
         al.prefers(p.example, p.chosen, p.rejected)
         for p in al.pairs_from_json(log["pairs"]["train"])
     )
+
+
+def test_figures_draw_with_labelled_axes():
+    from llmlab.plots import alignment as plots
+
+    log = {"losses": [0.7, 0.6, 0.5], "evals": [{"step": 0, "x": 0.0}, {"step": 3, "x": 0.2}]}
+    fig = plots.run_curves({"SFT + DPOP": log, "DPOP (live)": log}, "loss", "x", "chosen change")
+    assert (
+        fig.layout.xaxis.title.text == "optimizer step"
+        and fig.layout.yaxis2.title.text == "chosen change"
+    )
+    bars = plots.effect_bars(
+        {"SFT only": {"upper": 0.5}, "SFT + DPOP": {"upper": 0.7}}, ["upper"], "t", "share"
+    )
+    assert [b.y[0] for b in bars.data] == [0.5, 0.7] and bars.layout.yaxis.title.text == "share"
