@@ -147,6 +147,22 @@ def test_an_exercise_without_a_solution_stops_the_build(tmp_path):
         build_assignments.check_lesson(path)
 
 
+@pytest.mark.slow
+def test_check_solutions_names_an_exercise_whose_own_solution_fails(tmp_path):
+    """--check-solutions grades the lesson's solutions with nbgrader: a solution that cannot run is caught."""
+    path = _lesson(
+        tmp_path,
+        "answer_1 = None  # a step number\nex.check_mixing_step(answer_1)",
+        solution="```python\nanswer_1 = STEP  # a name the lesson never defines\n```",
+    )
+    with pytest.raises(
+        build_assignments.AssignmentError,
+        match=r"99_bad\.ipynb, exercise 1 \(Count\): the lesson's own solution does not pass its checker "
+        r"\(NameError: name 'STEP' is not defined\)",
+    ):
+        build_assignments.build(tmp_path / "course", [path], solutions=True)
+
+
 def test_solution_code_from_fenced_blocks_and_inline_spans():
     code = build_assignments.solution_code
     assert code("x\n```python\nimport math\nanswer = math.pi\n```\n", "answer") == (
@@ -194,11 +210,7 @@ def test_student_version_has_no_solutions_and_keeps_the_checkers(course):
 def _submit(out: Path, student: str, answers: dict[str, str]) -> None:
     """Copy the student version into submitted/<student>/ with ``answers`` in place of the stubs."""
     nb = nbformat.read(out / "release" / LESSON.stem / f"{LESSON.stem}.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        number = grade_id.removeprefix("ex").removesuffix("-answer")
-        if grade_id.endswith("-answer") and number in answers:
-            cell.source = cell.source.replace(build_assignments.CODE_STUB, answers[number])
+    build_assignments.fill_answers(nb, answers)
     folder = out / "submitted" / student / LESSON.stem
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / f"{LESSON.stem}.ipynb")
