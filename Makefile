@@ -54,9 +54,10 @@ site: $(STAMP)
 slides: $(STAMP)
 	$(BIN)/python tools/build_slides.py --out build/slides $(NB)
 
-## assignments: student versions of the lessons and an nbgrader course that grades them (build/assignments; or NB=...)
+## assignments: student versions of the lessons and an nbgrader course that grades them (build/assignments; or NB=...;
+## CHECK=1 also grades the lessons' own solutions, running each lesson once)
 assignments: $(STAMP)
-	$(BIN)/python tools/build_assignments.py --out build/assignments $(NB)
+	$(BIN)/python tools/build_assignments.py --out build/assignments $(if $(CHECK),--check-solutions) $(NB)
 
 ## checkpoint: retrain the course model shipped in data/mini-gpt (see its MODEL_CARD.md)
 checkpoint: $(STAMP)

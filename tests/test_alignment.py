@@ -199,6 +199,25 @@ def test_dpo_loss_matches_the_papers_formula_from_token_logprobs(tok):
     assert stats["ranked_right"] in (0.0, 0.5, 1.0)
 
 
+def test_dpo_positive_penalises_only_a_chosen_answer_that_fell():
+    """DPOP (Pal et al. 2024): beta * lambda * max(0, log pi_ref(y_w) - log pi(y_w)) comes off the margin."""
+    pc, pr = torch.tensor([-2.0, -1.0]), torch.tensor([-4.0, -3.0])
+    rc, rr = torch.tensor([-1.5, -1.2]), torch.tensor([-3.0, -3.0])
+    beta, lam = 0.5, 4.0
+    want = 0.0
+    for a, b, c, d in zip(pc.tolist(), pr.tolist(), rc.tolist(), rr.tolist(), strict=True):
+        z = beta * ((a - c) - (b - d)) - beta * lam * max(0.0, c - a)
+        want += math.log(1 + math.exp(-z))
+    loss, stats = al.dpo_loss(pc, pr, rc, rr, beta=beta, positive=lam)
+    assert loss.item() == pytest.approx(want / 2, rel=1e-6)
+    assert stats["chosen_logp_change"] == pytest.approx(((-2.0 + 1.5) + (-1.0 + 1.2)) / 2)
+    # a chosen answer at or above its reference: DPOP is plain DPO
+    up = torch.tensor([-1.0, -1.0])
+    assert al.dpo_loss(up, pr, rc, rr, beta, positive=lam)[0].item() == pytest.approx(
+        al.dpo_loss(up, pr, rc, rr, beta)[0].item()
+    )
+
+
 def test_dpo_gradient_raises_chosen_over_rejected():
     pc = torch.tensor([-3.0], requires_grad=True)
     pr = torch.tensor([-2.0], requires_grad=True)
@@ -387,3 +406,41 @@ def test_script_never_replaces_a_run_unless_told(tmp_path, tiny_base_dir):
     assert not (tmp_path / "pref-reward").exists()  # checked before anything was trained
     with pytest.raises(SystemExit):
         script.main(["--base", str(tmp_path / "nothing"), "--out-dir", str(tmp_path / "new")])
+
+
+# ---------------------------------------------------------------- what is shipped
+@pytest.mark.parametrize("name", list(al.SHIPPED))
+def test_shipped_runs_are_what_their_cards_say(name):
+    import json
+
+    from llmlab import model_card
+    from llmlab.paths import data_dir
+    from llmlab.training import WEIGHTS_FILE
+
+    folder = al.shipped_dir(name)
+    meta = json.loads((folder / "config.json").read_text())["meta"]
+    assert model_card.tensors_sha256(folder / WEIGHTS_FILE) == meta["sha256"]
+    assert meta["sha256"][:16] in (folder / "MODEL_CARD.md").read_text()
+    base = model_card.file_facts(data_dir() / al.BASE / WEIGHTS_FILE)["sha256"]
+    assert meta["base_sha256"] == base, f"{folder.name} was not trained from the shipped {al.BASE}"
+    log = al.read_log(name)
+    assert len(log["losses"]) == al.RECIPES[name].steps
+    assert all(
+        al.prefers(p.example, p.chosen, p.rejected)
+        for p in al.pairs_from_json(log["pairs"]["train"])
+    )
+
+
+def test_figures_draw_with_labelled_axes():
+    from llmlab.plots import alignment as plots
+
+    log = {"losses": [0.7, 0.6, 0.5], "evals": [{"step": 0, "x": 0.0}, {"step": 3, "x": 0.2}]}
+    fig = plots.run_curves({"SFT + DPOP": log, "DPOP (live)": log}, "loss", "x", "chosen change")
+    assert (
+        fig.layout.xaxis.title.text == "optimizer step"
+        and fig.layout.yaxis2.title.text == "chosen change"
+    )
+    bars = plots.effect_bars(
+        {"SFT only": {"upper": 0.5}, "SFT + DPOP": {"upper": 0.7}}, ["upper"], "t", "share"
+    )
+    assert [b.y[0] for b in bars.data] == [0.5, 0.7] and bars.layout.yaxis.title.text == "share"

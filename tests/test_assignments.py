@@ -10,6 +10,7 @@ placeholder, no solution) stops the build with one line naming the exercise.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import types
 from pathlib import Path
@@ -87,6 +88,50 @@ def test_a_checker_that_accepts_the_placeholder_stops_the_build(tmp_path, monkey
         build_assignments.check_lesson(path)
 
 
+CHECKERS = """
+import torch
+from llmlab.exercises import run_check
+
+
+def check_after_setup(answer, logits):
+    want = float(torch.tensor(logits).sum())  # needs the lesson's object before the answer
+
+    def check(a):
+        return float(a) == want, "right", "sum the logits"
+
+    return run_check(answer, check)
+
+
+def check_crashes(answer, logits):
+    want = float(torch.tensor(logits).sum())
+    return answer is not None and float(answer) == want
+"""
+
+
+@pytest.mark.parametrize("name", ["check_after_setup", "check_crashes"])
+def test_a_checker_that_needs_the_lessons_objects_must_end_in_run_check(
+    tmp_path, monkeypatch, name
+):
+    """Without running the lesson its objects are stand-ins; run_check then vouches for the placeholder."""
+    source = tmp_path / "strict.py"
+    source.write_text(CHECKERS)
+    spec = importlib.util.spec_from_file_location("llmlab.exercises.strict", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "llmlab.exercises.strict", module)
+    path = _lesson(
+        tmp_path,
+        f"from llmlab.exercises import strict\n\nanswer_1 = None\nstrict.{name}(answer_1, LOGITS)",
+    )
+    if name == "check_after_setup":
+        assert len(build_assignments.check_lesson(path)) == 1
+    else:
+        with pytest.raises(
+            build_assignments.AssignmentError, match="fails before it looks at the answer"
+        ):
+            build_assignments.check_lesson(path)
+
+
 def test_an_exercises_section_without_numbered_exercises_stops_the_build(tmp_path):
     path = _lesson(tmp_path, "answer_1 = None\nex.check_mixing_step(answer_1)")
     nb = nbformat.read(path, as_version=4)
@@ -100,6 +145,22 @@ def test_an_exercise_without_a_solution_stops_the_build(tmp_path):
     path = _lesson(tmp_path, "answer_1 = None\nex.check_mixing_step(answer_1)", solution="Step 3.")
     with pytest.raises(build_assignments.AssignmentError, match="exercise 1 .*no solution code"):
         build_assignments.check_lesson(path)
+
+
+@pytest.mark.slow
+def test_check_solutions_names_an_exercise_whose_own_solution_fails(tmp_path):
+    """--check-solutions grades the lesson's solutions with nbgrader: a solution that cannot run is caught."""
+    path = _lesson(
+        tmp_path,
+        "answer_1 = None  # a step number\nex.check_mixing_step(answer_1)",
+        solution="```python\nanswer_1 = STEP  # a name the lesson never defines\n```",
+    )
+    with pytest.raises(
+        build_assignments.AssignmentError,
+        match=r"99_bad\.ipynb, exercise 1 \(Count\): the lesson's own solution does not pass its checker "
+        r"\(NameError: name 'STEP' is not defined\)",
+    ):
+        build_assignments.build(tmp_path / "course", [path], solutions=True)
 
 
 def test_solution_code_from_fenced_blocks_and_inline_spans():
@@ -149,11 +210,7 @@ def test_student_version_has_no_solutions_and_keeps_the_checkers(course):
 def _submit(out: Path, student: str, answers: dict[str, str]) -> None:
     """Copy the student version into submitted/<student>/ with ``answers`` in place of the stubs."""
     nb = nbformat.read(out / "release" / LESSON.stem / f"{LESSON.stem}.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        number = grade_id.removeprefix("ex").removesuffix("-answer")
-        if grade_id.endswith("-answer") and number in answers:
-            cell.source = cell.source.replace(build_assignments.CODE_STUB, answers[number])
+    build_assignments.fill_answers(nb, answers)
     folder = out / "submitted" / student / LESSON.stem
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / f"{LESSON.stem}.ipynb")

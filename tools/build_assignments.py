@@ -22,13 +22,21 @@ The teacher collects submissions into ``submitted/<student>/<lesson>/`` and runs
 rewrites only ``source/``, ``release/`` and the assignments in ``gradebook.db``;
 submissions, grades and feedback stay as they are.
 
-Before it writes anything it checks every lesson: an exercise without a checker,
-a checker that accepts the unanswered placeholder, or a solution it cannot find
-stops the build with one line naming the lesson and the exercise.
+Before it writes anything it checks every lesson, without running it: an exercise
+without a checker, a checker that accepts the unanswered placeholder (it is called
+with ``None`` and stand-ins for the lesson's objects; one that needs the real
+objects must end in ``return run_check(answer, ...)``, which rejects ``None``), or
+a solution it cannot find stops the build with one line naming the lesson and the exercise.
 
     python tools/build_assignments.py                               # every lesson
     python tools/build_assignments.py notebooks/02_positional_encoding.ipynb
     python tools/build_assignments.py --out /tmp/course --points 2
+    python tools/build_assignments.py --check-solutions     # and grade the lessons' own solutions
+
+``--check-solutions`` (``make assignments CHECK=1``) then grades every lesson's own
+solutions with nbgrader in a scratch copy of the course and stops, naming the
+exercise and what its cell printed, if one of them loses a point.  It runs each
+lesson once.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ import ast
 import contextlib
 import copy
 import importlib
+import inspect
 import io
 import os
 import re
@@ -45,6 +54,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,6 +378,27 @@ def resolve(checker: str):
         raise AssignmentError(f"{checker} does not exist ({exc})") from None
 
 
+def returns_run_check(fn) -> bool:
+    """True if ``fn`` ends in ``return run_check(<its first parameter>, ...)``, which rejects a placeholder."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    func = tree.body[0]
+    if not isinstance(func, ast.FunctionDef) or not func.args.args:
+        return False
+    last = func.body[-1]
+    return (
+        isinstance(last, ast.Return)
+        and isinstance(last.value, ast.Call)
+        and isinstance(last.value.func, ast.Name)
+        and last.value.func.id == "run_check"
+        and bool(last.value.args)
+        and isinstance(last.value.args[0], ast.Name)
+        and last.value.args[0].id == func.args.args[0].arg
+    )
+
+
 def check_placeholder_rejected(path: Path, exercise: Exercise) -> None:
     """AssignmentError unless the exercise's checker returns False for the unanswered placeholder."""
     where = f"{_rel(path)}, {exercise.name}"
@@ -382,10 +413,12 @@ def check_placeholder_rejected(path: Path, exercise: Exercise) -> None:
         try:
             verdict = fn(*args, **kwargs)
         except Exception as exc:
+            if returns_run_check(fn):
+                return  # it needs the lesson's objects first, then run_check rejects the placeholder
             raise AssignmentError(
                 f"{where}: its checker {exercise.checker} fails before it looks at the answer "
-                f"({type(exc).__name__}: {exc}); a checker must return False for the placeholder "
-                f"None first ({CHECKERS}.run_check does)"
+                f"({type(exc).__name__}: {exc}) and does not end in `return run_check({exercise.variable}, ...)`, "
+                f"so it cannot be shown to reject the placeholder: let {CHECKERS}.run_check check it"
             ) from None
     if verdict is not False:
         raise AssignmentError(
@@ -498,9 +531,15 @@ def nbgrader(course: Path, *args: str, quiet: bool = True) -> subprocess.Complet
 
 
 def build(
-    out: Path = DEFAULT_OUT, paths: list[Path] | None = None, points: float = 1.0
+    out: Path = DEFAULT_OUT,
+    paths: list[Path] | None = None,
+    points: float = 1.0,
+    solutions: bool = False,
 ) -> dict[str, list[Exercise]]:
-    """Write the course into ``out`` for ``paths`` (default: every lesson); {lesson: exercises}."""
+    """Write the course into ``out`` for ``paths`` (default: every lesson); {lesson: exercises}.
+
+    ``solutions``: then grade the lessons' own solutions (:func:`check_solutions`).
+    """
     out = out.resolve()
     paths = paths or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if out.exists() and any(out.iterdir()) and not (out / "nbgrader_config.py").exists():
@@ -530,7 +569,72 @@ def build(
             raise AssignmentError(
                 f"nbgrader generate_assignment failed:\n{(done.stdout + done.stderr).strip()[-2000:]}"
             )
+    if built and solutions:
+        check_solutions(out, {p: e for p, e in lessons.items() if p.stem in built})
     return built
+
+
+def fill_answers(nb, answers: dict[str, str]) -> None:
+    """Put ``answers`` ({exercise number: code}) where the student version says YOUR ANSWER HERE."""
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        number = grade_id.removeprefix("ex").removesuffix("-answer")
+        if grade_id.endswith("-answer") and number in answers:
+            cell.source = cell.source.replace(CODE_STUB, answers[number])
+
+
+def _what_went_wrong(cell) -> str:
+    """The first error or checker hint an answer cell printed, on one line."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out['ename']}: {out['evalue']}"
+        for line in out.get("text", "").splitlines():
+            if line.startswith("Not yet:"):
+                return line
+    return "no hint printed"
+
+
+def check_solutions(out: Path, lessons: dict[Path, list[Exercise]]) -> None:
+    """Grade each lesson's own solutions with nbgrader; AssignmentError names an exercise they fail.
+
+    Runs in a scratch copy of the course (the gradebook in ``out`` is not touched) and
+    executes each lesson once, so it takes about the lessons' run times together.
+    """
+    from nbgrader.api import Gradebook
+
+    with tempfile.TemporaryDirectory(prefix="llmlab-solutions-") as tmp:
+        scratch = Path(tmp)
+        shutil.copy2(out / "nbgrader_config.py", scratch / "nbgrader_config.py")
+        for path in lessons:
+            shutil.copytree(out / "source" / path.stem, scratch / "source" / path.stem)
+        done = nbgrader(scratch, "generate_assignment", "*", "--force")
+        for path, exercises in lessons.items() if done.returncode == 0 else ():
+            stem = path.stem
+            nb = nbformat.read(scratch / "release" / stem / f"{stem}.ipynb", as_version=4)
+            fill_answers(nb, {e.number: e.solution for e in exercises})
+            _write(
+                scratch / "submitted" / "solutions" / stem / f"{stem}.ipynb", nbformat.writes(nb)
+            )
+            done = nbgrader(scratch, "autograde", stem)
+            if done.returncode != 0:
+                break
+            graded = nbformat.read(
+                scratch / "autograded" / "solutions" / stem / f"{stem}.ipynb", as_version=4
+            )
+            cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in graded.cells}
+            with Gradebook(f"sqlite:///{scratch / 'gradebook.db'}") as gradebook:
+                submission = gradebook.find_submission_notebook(stem, stem, "solutions")
+                lost = {g.name for g in submission.grades if g.score < g.max_score}
+            for e in exercises:
+                if f"ex{e.number}-test" in lost:
+                    raise AssignmentError(
+                        f"{_rel(path)}, {e.name}: the lesson's own solution does not pass its checker "
+                        f"({_what_went_wrong(cells[f'ex{e.number}-answer'])}); fix the solution in the lesson"
+                    )
+        if done.returncode != 0:
+            raise AssignmentError(
+                f"nbgrader failed while grading the solutions:\n{(done.stdout + done.stderr).strip()[-2000:]}"
+            )
 
 
 def main(argv: list[str]) -> int:
@@ -545,6 +649,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--points", type=float, default=1.0, help="points per exercise (default: 1)"
     )
+    parser.add_argument(
+        "--check-solutions",
+        action="store_true",
+        help="then grade each lesson's own solutions with nbgrader (runs every lesson once)",
+    )
     args = parser.parse_args(argv)
     for path in args.notebooks:
         if not path.is_file():
@@ -555,7 +664,7 @@ def main(argv: list[str]) -> int:
         return 1
     start = time.perf_counter()
     try:
-        built = build(args.out, args.notebooks or None, args.points)
+        built = build(args.out, args.notebooks or None, args.points, args.check_solutions)
     except AssignmentError as exc:
         print(f"make assignments: {exc}", file=sys.stderr)
         return 1

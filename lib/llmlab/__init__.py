@@ -39,6 +39,7 @@ Each module matches one concept of the course, so a learner finds
 ``llmlab.gguf_export``    writing and reading llama.cpp's GGUF files (lesson 07)
 ``llmlab.inference``      memory and speed of running a real LLM on a laptop (lesson 07)
 ``llmlab.distributed``    data-parallel training under torchrun: DDP, gloo or NCCL (lesson 08)
+``llmlab.alignment``      preference pairs, a reward model and DPO (lesson 09)
 ``llmlab.plots``          the course's figures
 ``llmlab.exercises``      checkers for the exercises at the end of each lesson
 =========================  ==============================================

@@ -91,6 +91,12 @@ LESSONS: list[Lesson] = [
         "beyond: several processes",
         "DDP under torchrun on 2 CPU processes, equal to one process with the double batch; ZeRO and FSDP memory.",
     ),
+    Lesson(
+        "09_from_gpt_to_chatgpt",
+        "From GPT to ChatGPT: reward model and DPO",
+        "beyond: preference tuning",
+        "InstructGPT's recipe and ChatGPT's lineage; preference pairs, a reward model and DPO on the course model, measured.",
+    ),
 ]
 
 

@@ -14,7 +14,13 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-COLOURS = {"SFT only": "#1f77b4", "SFT + DPO": "#2ca02c", "live run": "#ff7f0e"}
+#: One colour per model or run, the same in every figure of the lesson.
+COLOURS = {
+    "SFT only": "#1f77b4",
+    "SFT + DPOP": "#2ca02c",
+    "plain DPO (live)": "#ff7f0e",
+    "DPOP (live)": "#98df8a",
+}
 
 
 def run_curves(
