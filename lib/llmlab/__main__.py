@@ -301,6 +301,7 @@ def cmd_train(args) -> dict | None:
         training.resolve_device(config.device)
         if args.threads:
             torch.set_num_threads(args.threads)
+        tok: CharTokenizer | BPETokenizer
         if args.tokenizer == "char":
             tok = CharTokenizer.from_text(text)
         else:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +43,7 @@ from torch import nn
 
 from llmlab.errors import NonFiniteLossError, UsageError, check_int, check_real
 from llmlab.finetuning import CAPITALS, END, Example, format_prompt
+from llmlab.gpt import GPT
 
 # ---------------------------------------------------------------- the rule
 #: What an answer of the right *form* looks like for each task kind (score 1 of :func:`rule_score`).
@@ -111,7 +113,7 @@ class PreferencePair:
 
 @torch.no_grad()
 def sample_answers(
-    model: nn.Module,
+    model: GPT,
     tokenizer,
     instructions: Sequence[str],
     n_samples: int = 4,
@@ -154,7 +156,7 @@ def sample_answers(
 
 
 def make_pairs(
-    model: nn.Module,
+    model: GPT,
     tokenizer,
     examples: Sequence[Example],
     n_samples: int = 4,
@@ -261,7 +263,7 @@ def pair_tensors(pairs: Sequence[PreferencePair], tokenizer, block_size: int) ->
         raise UsageError(
             f"The longest pair needs {length} positions, more than block_size={block_size}."
         )
-    cols = [[], [], [], []]
+    cols: list[list[torch.Tensor]] = [[], [], [], []]
     for pr, c, r in encoded:
         for k, ans in ((0, c), (1, r)):
             row, mask = encode_answer(pr, ans, length, pad)
@@ -384,7 +386,7 @@ class RewardModel(nn.Module):
     which a causal model never looks back at.
     """
 
-    def __init__(self, body: nn.Module):
+    def __init__(self, body: GPT):
         super().__init__()
         self.body = body
         self.config = body.config
@@ -691,7 +693,7 @@ def train_dpo(
 
 
 # ---------------------------------------------------------------- measuring the effect
-def preferred_rate(model: nn.Module, tokenizer, examples: Sequence[Example]) -> dict[str, object]:
+def preferred_rate(model: GPT, tokenizer, examples: Sequence[Example]) -> dict[str, object]:
     """The model's greedy answers to ``examples`` and the share the rule scores 2 (right), overall and per kind.
 
     Returns ``{"answers": [...], "right": {kind: share, "all": share}, "form": {...}}``; ``form``
@@ -724,7 +726,7 @@ RECIPES: dict[str, PreferenceConfig] = {
     ),
 }
 #: How the pairs are made: which model samples, how many answers per prompt, the temperature.
-PAIRS = {"n_samples": 4, "temperature": 1.0, "seed": 0, "n_per_kind": 400}
+PAIRS: dict[str, Any] = {"n_samples": 4, "temperature": 1.0, "seed": 0, "n_per_kind": 400}
 #: Folder of each shipped run inside the course data folder.
 SHIPPED: dict[str, str] = {"reward": "pref-reward", "dpo": "pref-dpo"}
 #: The fine-tuned model the runs start from (lesson 05's ``sft-full``).
@@ -773,7 +775,7 @@ def new_prompts(data, n_per_kind: int = 400, seed: int = 0) -> list[Example]:
     return out
 
 
-def preference_data(model: nn.Module, tokenizer, seed: int = 0, n_per_kind: int | None = None):
+def preference_data(model: GPT, tokenizer, seed: int = 0, n_per_kind: int | None = None):
     """The lesson's pairs: ``(instruction data, train pairs, held-out pairs)`` from ``model``'s answers.
 
     Training pairs come from :func:`new_prompts` (new words), held-out pairs from lesson 05's
@@ -846,12 +848,16 @@ def load_reward_model(directory, device="cpu") -> RewardModel:
     from llmlab.training import load_checkpoint
 
     ckpt = load_checkpoint(directory, device=device)
-    head = ckpt.meta.get(REWARD_META_KEY)
-    if not isinstance(head, dict) or len(head.get("weight", [])) != ckpt.model.config.n_embd:
+    head, body = ckpt.meta.get(REWARD_META_KEY), ckpt.model
+    if (
+        not isinstance(body, GPT)
+        or not isinstance(head, dict)
+        or len(head.get("weight", [])) != body.config.n_embd
+    ):
         raise UsageError(
             f"{Path(directory).name!r} is a GPT checkpoint, not a reward model (no {REWARD_META_KEY} in its meta)."
         )
-    rm = RewardModel(ckpt.model)
+    rm = RewardModel(body)
     with torch.no_grad():
         rm.head.weight.copy_(torch.tensor(head["weight"]).view(1, -1))
         rm.head.bias.fill_(head["bias"])

@@ -17,7 +17,7 @@ with the rest of that arithmetic in ``llmlab.memory``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -77,7 +77,7 @@ def measure_attention_cost(
     device = torch.device(device)
     layer = _attention_layer(d_model, n_heads, device)
     rows = []
-    lengths = [int(t) for t in seq_lens]
+    lengths: Iterable[int] = [int(t) for t in seq_lens]
     if progress:
         from llmlab.progress import progress_bar
 

@@ -17,6 +17,7 @@ corpus leaves many test words without a vector.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from gensim.models import KeyedVectors
 
@@ -38,12 +39,13 @@ def read_word_pairs(name: str) -> list[tuple[str, str, float]]:
 def read_analogies(name: str = "google-analogies") -> dict[str, list[tuple[str, str, str, str]]]:
     """The analogy questions (a, b, c, expected), lower-cased, grouped by section."""
     sections: dict[str, list[tuple[str, str, str, str]]] = {}
-    current = None
+    current: list[tuple[str, str, str, str]] = []
     for line in data.path(name).read_text(encoding="utf-8").splitlines():
         if line.startswith(": "):
             current = sections.setdefault(line[2:].strip(), [])
         elif line.strip():
-            current.append(tuple(w.lower() for w in line.split()))
+            a, b, c, expected = line.lower().split()
+            current.append((a, b, c, expected))
     return sections
 
 
@@ -94,7 +96,8 @@ def evaluate(kv, analogies: bool = True) -> Evaluation:
     kv = as_keyed_vectors(kv)
     ws, ws_cov = _pair_score(kv, "wordsim353")
     sl, sl_cov = _pair_score(kv, "simlex999")
-    acc, an_cov, sections = float("nan"), float("nan"), []
+    acc, an_cov = float("nan"), float("nan")
+    sections: list[dict[str, Any]] = []
     if analogies:
         questions = read_analogies()
         total = sum(len(q) for q in questions.values())

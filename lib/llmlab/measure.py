@@ -21,6 +21,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import cast
 
 import torch
 from torch.overrides import TorchFunctionMode
@@ -194,7 +195,7 @@ def format_table(
         raise ValueError(f"align must be 'left' or 'right', got {align!r}")
     if rows and isinstance(rows[0], Mapping):
         header = list(rows[0]) if header is None else list(header)
-        rows = [[row[k] for k in header] for row in rows]  # type: ignore[index]
+        rows = [[row[k] for k in header] for row in cast("Sequence[Mapping[str, object]]", rows)]
     if header is None:
         if rows:
             raise ValueError("format_table needs a header for rows that are not dicts")

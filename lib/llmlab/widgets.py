@@ -36,6 +36,7 @@ import html
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -43,6 +44,7 @@ from torch import nn
 from llmlab import positional
 from llmlab.attention import causal_mask
 from llmlab.generation import next_token_distributions, sampling_probs
+from llmlab.gpt import GPT
 from llmlab.plots import explorer as figures
 from llmlab.plots.attention import display_token
 
@@ -80,7 +82,7 @@ class ForwardTrace:
 
 
 @torch.no_grad()
-def trace_forward(model: nn.Module, tokenizer, ids: list[int]) -> ForwardTrace:
+def trace_forward(model: GPT, tokenizer, ids: list[int]) -> ForwardTrace:
     """Run ``model`` (an ``llmlab.gpt.GPT``) on one prompt and record each step with forward hooks."""
     was_training = model.training
     model.eval()
@@ -95,7 +97,7 @@ def trace_forward(model: nn.Module, tokenizer, ids: list[int]) -> ForwardTrace:
         tr.wpe.register_forward_hook(keep("pos", lambda o: o)),
         tr.ln_f.register_forward_hook(keep("final")),
     ]
-    for block in tr.h:
+    for block in tr.blocks():
         hooks += [
             block.ln_1.register_forward_hook(keep("ln1")),
             block.attn.register_forward_hook(keep("attn")),
@@ -125,15 +127,13 @@ def trace_forward(model: nn.Module, tokenizer, ids: list[int]) -> ForwardTrace:
 
 
 @torch.no_grad()
-def head_steps(
-    model: nn.Module, trace: ForwardTrace, layer: int, head: int
-) -> dict[str, torch.Tensor]:
+def head_steps(model: GPT, trace: ForwardTrace, layer: int, head: int) -> dict[str, torch.Tensor]:
     """Scaled dot-product attention of one head, each intermediate kept (Vaswani et al. 2017, eq. 1).
 
     Returns ``X (T, C)``, ``Q``, ``K``, ``V (T, d_k)``, ``QK^T``, ``scaled``, ``masked``, ``weights
     (T, T)`` and ``out (T, d_k)``. The projections are the layer's own modules (LoRA-wrapped ones too).
     """
-    attn = model.transformer.h[layer].attn
+    attn = model.transformer.blocks()[layer].attn
     hs = attn.head_size
     kv_head = head // (
         attn.n_heads // attn.n_kv_heads
@@ -235,6 +235,8 @@ class LiveView:
     """
 
     NOTE = "Live controls: they need a running Python kernel (what is shown below is for the default input)."
+    box: Any  # the controls and the figure (an ipywidgets box), built by each subclass
+    query: Any  # the query-token slider, in the subclasses that call _fit_query
     HINT = "Change a control: the live figure appears here; the one further below stays for the default input."
 
     def __init__(self) -> None:
@@ -432,7 +434,7 @@ class ModelExplorer(LiveView):
                 self.out,
             ]
         )
-        self._trace_key = None
+        self._trace_key: list[int] | None = None
         self._on_prompt()
 
     def _on_prompt(self, change=None) -> None:

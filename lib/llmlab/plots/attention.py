@@ -70,7 +70,7 @@ def _check_weights(weights: np.ndarray, what: str = "attention weights") -> None
         )
 
 
-def _token_axis(labels: Sequence[str], title: str, tickangle: int | None = None) -> dict:
+def _token_axis(labels: Sequence[str], title: str | None, tickangle: int | None = None) -> dict:
     n = len(labels)
     return dict(
         title=title,
@@ -403,6 +403,7 @@ def attention_grid_matplotlib(
                 ax.set_ylabel(f"layer {layer}\nquery", fontsize=8)
             if layer == n_layer - 1:
                 ax.set_xlabel("key", fontsize=8)
+    assert image is not None  # at least one head was drawn
     fig.colorbar(image, ax=axes, shrink=0.6, label="attention weight")
     fig.suptitle(title)
     return fig

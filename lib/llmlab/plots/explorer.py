@@ -20,6 +20,7 @@ Colours and helpers come from the course's other figure modules (one owner per i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -265,39 +266,35 @@ def forward_pass_figure(
     hidden = dict(visible=False)
     tok_y = dict(autorange="reversed", **ticks)
     layout: dict = {}
-    for k, extra in enumerate(
-        [
-            dict(x=hidden, y=hidden),
-            dict(
-                x=dict(title="dimension"), y=dict(title="token", autorange="reversed", **emb_ticks)
+    panels: list[dict[str, Any]] = [
+        dict(x=hidden, y=hidden),
+        dict(x=dict(title="dimension"), y=dict(title="token", autorange="reversed", **emb_ticks)),
+        dict(x=dict(title="dimension"), y=dict(showticklabels=False, autorange="reversed")),
+        dict(x=dict(title="dimension"), y=dict(showticklabels=False, autorange="reversed")),
+        dict(x=dict(title="key (attended to)", **ticks), y=dict(title="query", **tok_y)),
+        dict(
+            x=dict(visible=False, range=[-0.35, 1.35]),
+            y=dict(visible=False, range=[T - 0.5, -0.5]),
+        ),
+        dict(
+            x=dict(title="token", **ticks),
+            y=dict(
+                tickmode="array",
+                tickvals=list(range(R)),
+                ticktext=list(residual_names),
+                autorange="reversed",
             ),
-            dict(x=dict(title="dimension"), y=dict(showticklabels=False, autorange="reversed")),
-            dict(x=dict(title="dimension"), y=dict(showticklabels=False, autorange="reversed")),
-            dict(x=dict(title="key (attended to)", **ticks), y=dict(title="query", **tok_y)),
-            dict(
-                x=dict(visible=False, range=[-0.35, 1.35]),
-                y=dict(visible=False, range=[T - 0.5, -0.5]),
+        ),
+        dict(x=dict(type="category"), y=dict(title="logit")),
+        dict(
+            x=dict(
+                type="category",
+                title="candidate next token (rank. token; ␣ = space, ↵ = new line)",
             ),
-            dict(
-                x=dict(title="token", **ticks),
-                y=dict(
-                    tickmode="array",
-                    tickvals=list(range(R)),
-                    ticktext=list(residual_names),
-                    autorange="reversed",
-                ),
-            ),
-            dict(x=dict(type="category"), y=dict(title="logit")),
-            dict(
-                x=dict(
-                    type="category",
-                    title="candidate next token (rank. token; ␣ = space, ↵ = new line)",
-                ),
-                y=dict(title="probability", range=[0, 1.05]),
-            ),
-        ],
-        start=1,
-    ):
+            y=dict(title="probability", range=[0, 1.05]),
+        ),
+    ]
+    for k, extra in enumerate(panels, start=1):
         layout.update(_axes(k, grid, **extra))
     emb_hover = "token %{y}<br>dim %{x}<br>%{z:.3f}<extra></extra>"
     data = [

@@ -14,6 +14,7 @@ Both take the token ids and a ``decode(ids) -> str`` function (e.g. a tokenizer'
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import plotly.graph_objects as go
 import torch
@@ -55,7 +56,7 @@ def next_token_figure(
             "the trace has no generated tokens; generate at least one (max_new_tokens >= 1)."
         )
     top = min(top, probs.size(-1))
-    frames = []
+    frames: list[dict[str, Any]] = []
     text = decode(trace.prompt)
     for s in range(steps):
         p = probs[s]

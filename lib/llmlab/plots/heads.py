@@ -71,6 +71,7 @@ def pattern_scores_figure(scores: dict[str, torch.Tensor], even: dict[str, float
         ax.set_ylabel("layer", fontsize=8)
     for ax in list(axes.flat)[len(patterns) :]:
         ax.axis("off")
+    assert image is not None  # at least one pattern was drawn
     fig.colorbar(image, ax=axes, shrink=0.8, label="mean weight on the pattern's keys")
     fig.suptitle(title or "Weight each head puts on each pattern (held-out passages)", fontsize=11)
     return fig
@@ -97,7 +98,7 @@ def ablation_figure(
     ax.bar(x, values, color=colours)
     for xi, v in zip(x, values, strict=True):
         ax.text(
-            xi, max(v, 0.0), f"{v:+.3f}", ha="center", va="bottom", fontsize=7, rotation=90
+            float(xi), max(v, 0.0), f"{v:+.3f}", ha="center", va="bottom", fontsize=7, rotation=90
         )  # above the axis
     ax.axhline(0, color="black", linewidth=0.8)
     for layer in range(1, L):
