@@ -196,3 +196,19 @@ def test_kv_cache_incremental_equals_full(n_kv_heads):
     a = mha(x[:, :2], cache=cache2)
     b = mha(x[:, 2:], cache=cache2)
     torch.testing.assert_close(torch.cat([a, b], 1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_three_projections_equal_one_fused_qkv_product():
+    """GPT-2's c_attn (one (C, 3C) product) and our q_proj/k_proj/v_proj compute the same heads."""
+    import torch.nn.functional as F
+
+    mha = MultiHeadAttention(32, 4, n_kv_heads=2).eval()
+    x = torch.randn(3, 7, 32)
+    layers = (mha.q_proj, mha.k_proj, mha.v_proj)
+    fused = F.linear(
+        x, torch.cat([m.weight for m in layers]), torch.cat([m.bias for m in layers])
+    )  # (B, T, C + 2 kv_dim)
+    q, k, v = fused.split([32, 16, 16], dim=-1)
+    heads = mha.heads(x)  # (B, nh, T, hs), (B, nkv, T, hs) x 2
+    for ours, theirs, n in zip(heads, (q, k, v), (4, 2, 2), strict=True):
+        torch.testing.assert_close(ours, theirs.view(3, 7, n, 8).transpose(1, 2))
