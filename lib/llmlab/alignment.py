@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmlab.errors import NonFiniteLossError, UsageError, check_int, check_real
-from llmlab.finetuning import CAPITALS, END, Example, format_prompt
+from llmlab.finetuning import CAPITALS, END, TASK_KINDS, Example, format_prompt
 
 # ---------------------------------------------------------------- the rule
 #: What an answer of the right *form* looks like for each task kind (score 1 of :func:`rule_score`).
@@ -707,8 +707,9 @@ def preferred_rate(model: nn.Module, tokenizer, examples: Sequence[Example]) -> 
             right[key].append(s == 2)
             form[key].append(s >= 1)
 
-    def share(d):
-        return {k: sum(v) / len(v) for k, v in d.items()}
+    def share(d):  # task kinds in lesson 05's order, then "all"
+        order = [k for k in (*TASK_KINDS, "all") if k in d]
+        return {k: sum(d[k]) / len(d[k]) for k in order}
 
     return {"answers": answers, "scores": scores, "right": share(right), "form": share(form)}
 
