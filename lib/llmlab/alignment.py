@@ -538,7 +538,7 @@ def _loop(
         log.evals.append(row)
         if plot is not None:
             for k, v in row.items():
-                if k.startswith("held-out"):
+                if k.endswith("loss"):  # the losses only: the other measures are not in nats
                     plot.add(k, step, v)
         return row
 
@@ -682,7 +682,7 @@ def train_dpo(
         config,
         len(train_pairs),
         evaluate,
-        "DPO",
+        "DPOP" if config.positive else "DPO",
         live_plot,
         show_progress,
     )
