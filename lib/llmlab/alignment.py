@@ -12,13 +12,17 @@ holds the pieces, on the course's mini GPT and lesson 05's instruction tasks:
   letters, the same letters, a word of the pattern, a capital city), which beats
   anything else.  It stands in for the human labellers;
 * **preference pairs** ``(prompt, chosen, rejected)``: the fine-tuned model answers
-  each prompt several times (sampling), and the rule ranks its answers
-  (:func:`make_pairs`), as InstructGPT's labellers ranked the model's outputs;
+  each new prompt (:func:`new_prompts`) greedily and by sampling, and the rule ranks its
+  answers (:func:`make_pairs`): its most frequent mistake against the right answer, as
+  InstructGPT's labellers ranked the model's outputs;
 * **a reward model**: the course GPT with a scalar head (:class:`RewardModel`),
   trained with the Bradley-Terry loss (:func:`bradley_terry_loss`) and scored by its
   accuracy on held-out pairs (:func:`reward_accuracy`);
 * **the DPO loss** (:func:`dpo_loss`) against a frozen reference model, on the
-  response's log-probability (:func:`sequence_logprobs`, prompt tokens masked out);
+  response's log-probability (:func:`sequence_logprobs`, prompt tokens masked out),
+  with the DPO-Positive penalty as an option (Pal et al. 2024): on pairs that differ in a
+  character or two, plain DPO lowered the right answers' probability along with the
+  mistakes', and only DPOP raised the held-out rate (the shipped recipe, :data:`RECIPES`);
 * **how far the tuned model drifted**: the mean per-token KL divergence from the
   reference on the responses (:func:`response_kl`).
 
