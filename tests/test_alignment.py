@@ -440,7 +440,3 @@ def test_figures_draw_with_labelled_axes():
         fig.layout.xaxis.title.text == "optimizer step"
         and fig.layout.yaxis2.title.text == "chosen change"
     )
-    bars = plots.effect_bars(
-        {"SFT only": {"upper": 0.5}, "SFT + DPOP": {"upper": 0.7}}, ["upper"], "t", "share"
-    )
-    assert [b.y[0] for b in bars.data] == [0.5, 0.7] and bars.layout.yaxis.title.text == "share"
