@@ -14,9 +14,9 @@ from llmlab.lora import (
     count_total,
     count_trainable,
     lora_layers,
-    lora_parameter_count,
     merge_lora,
 )
+from llmlab.memory import lora_parameter_count
 
 
 def small_gpt() -> GPT:

@@ -27,7 +27,6 @@ from llmlab.measure import peak_memory, time_call, timing_clock
 
 # Read from here by llmlab.inference and llmlab.exercises.local_llm (owned elsewhere) until they
 # import it from llmlab.memory, its home.
-from llmlab.memory import kv_cache_bytes_per_token  # noqa: F401
 
 # ---------------------------------------------------------------------------
 # Attention against sequence length

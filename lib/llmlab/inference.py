@@ -5,7 +5,7 @@ Two pieces of arithmetic (lesson 07):
 1. **Memory.** The weights take ``parameters x bits / 8`` bytes: 16 bits as LLaMA 2 is released,
    8.5 bits in llama.cpp's Q8_0, 4.5 in Q4_0 (32 weights share one float16 scale, see
    ``llmlab.quantization``). Generating also keeps the KV cache:
-   ``llmlab.attention_cost.kv_cache_bytes_per_token`` per token of context. The sizes of LLaMA 2
+   ``llmlab.memory.kv_cache_bytes_per_token`` per token of context. The sizes of LLaMA 2
    are ``llmlab.memory.LLAMA2`` (Touvron et al. 2023b, https://arxiv.org/abs/2307.09288, Table 1,
    and Meta's released configs); its context is 4,096 tokens (Table 1), and of its models only the
    34B and 70B use grouped-query attention (Table 1; the 34B was not released).
@@ -25,8 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from llmlab.attention_cost import kv_cache_bytes_per_token
-from llmlab.memory import GB, LLAMA2, LlamaConfig
+from llmlab.memory import GB, LLAMA2, LlamaConfig, kv_cache_bytes_per_token
 
 #: Bits per weight of each storage format: float16/bfloat16, llama.cpp's Q8_0 (a 34-byte block
 #: per 32 weights) and Q4_0 (an 18-byte block per 32 weights), ggml/src/ggml-common.h.

@@ -235,8 +235,3 @@ def count_trainable(model: nn.Module) -> int:
 def count_total(model: nn.Module) -> int:
     """Number of parameters of the model, trainable or frozen (tied weights counted once)."""
     return sum(p.numel() for p in model.parameters())
-
-
-def lora_parameter_count(shapes: Iterable[tuple[int, int]], r: int) -> int:
-    """Adapter parameters for linear layers of the given ``(out_features, in_features)`` shapes: ``r (d + k)`` each."""
-    return sum(r * (out_f + in_f) for out_f, in_f in shapes)

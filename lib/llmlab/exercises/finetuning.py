@@ -11,12 +11,12 @@ import torch
 
 from llmlab.exercises import run_check
 from llmlab.finetuning import IGNORE_INDEX, sft_inputs_and_targets
-from llmlab.memory import LLAMA2, MIXED_ADAM
+from llmlab.memory import LLAMA2, MIXED_ADAM, lora_parameter_count
 
 
 def check_lora_parameters(answer, n_layer: int, n_embd: int, r: int) -> bool:
     """Exercise 1: trainable parameters of LoRA rank ``r`` on ``q_proj`` and ``v_proj`` of every block."""
-    expected = n_layer * 2 * r * (n_embd + n_embd)
+    expected = n_layer * lora_parameter_count([(n_embd, n_embd)] * 2, r)  # q_proj, v_proj
 
     def check(a):
         a = int(a)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import torch
 
 from llmlab import inference, quantization
-from llmlab.attention_cost import kv_cache_bytes_per_token
 from llmlab.exercises import run_check
-from llmlab.memory import LLAMA2
+from llmlab.memory import LLAMA2, kv_cache_bytes_per_token
 
 #: Exercise 2: the block the learner quantizes by hand (8 weights, so the arithmetic stays short).
 HAND_BLOCK = [0.10, -0.40, 0.05, 0.20, -0.15, 0.00, 0.35, -0.05]
