@@ -48,6 +48,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from llmlab import speedups
 from llmlab.errors import NonFiniteLossError, UsageError, check_int, check_real
 from llmlab.progress import LiveLossPlot, progress_bar
 from llmlab.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
@@ -115,6 +116,15 @@ class TrainConfig:
     fused_optimizer: bool = _knob(
         True, "AdamW's fused kernel (CPU, CUDA, MPS); off: its foreach kernel"
     )
+    # The speedrun's levers (llmlab.optim, llmlab.speedups; benchmarks/bench_training.py measures each)
+    optimizer: str = _knob(
+        "adamw", "adamw, or muon: Muon on the hidden matrices, AdamW (lr) on the rest"
+    )
+    muon_lr: float = _knob(0.02, "Muon's peak learning rate (optimizer=muon)")
+    precision: str = _knob(
+        "float32", "float32, or bfloat16: autocast where the CPU/GPU multiplies bfloat16"
+    )
+    compile: bool = _knob(False, "torch.compile the model where a C++ compiler exists")
 
     def __post_init__(self) -> None:
         for name in ("max_iters", "batch_size", "block_size", "eval_interval", "eval_iters"):
@@ -135,10 +145,18 @@ class TrainConfig:
             raise UsageError(
                 f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}."
             )
-        if not isinstance(self.fused_optimizer, bool):
-            raise UsageError(
-                f"fused_optimizer must be True or False, got {self.fused_optimizer!r}."
-            )
+        for name in ("fused_optimizer", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+        for name, allowed in (
+            ("optimizer", ("adamw", "muon")),
+            ("precision", ("float32", "bfloat16")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise UsageError(
+                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}."
+                )
+        check_real("muon_lr", self.muon_lr, minimum=0, open_min=True)
 
     @property
     def tokens_per_step(self) -> int:
@@ -292,7 +310,19 @@ def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Ad
     embeddings), none on biases and LayerNorm gains, as nanoGPT's ``configure_optimizers``.
 
     ``named_parameters()`` lists a tied weight (wte = lm_head) once, so it is updated once.
+    ``config.optimizer == "muon"``: Muon on the hidden matrices instead (:mod:`llmlab.optim`).
     """
+    if config.optimizer == "muon":
+        from llmlab.optim import build_optimizer
+
+        return build_optimizer(
+            model,
+            config.lr,
+            config.muon_lr,
+            config.weight_decay,
+            (config.beta1, config.beta2),
+            config.fused_optimizer,
+        )
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -409,6 +439,7 @@ def train(
             distributed.shard(batches, config.batch_size),
         )
         world, main = distributed.world_size, distributed.is_main
+    step_model = speedups.maybe_compile(step_model, config.compile)
 
     result = TrainResult(config=config.to_dict())
     plot = LiveLossPlot() if live_plot and main else None
@@ -463,12 +494,13 @@ def train(
 
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)  # Muon's groups: muon_lr / lr
             x, y = step_batches.sample(
                 "train", config.batch_size, gen
             )  # (B, T), (B, T); B / world in parallel
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            _, loss = step_model(x, y)
+            with speedups.autocast(config.precision, device):
+                _, loss = step_model(x, y)
             loss_value = (
                 loss.item() if distributed is None else distributed.mean(loss)
             )  # whole batch's loss
