@@ -136,3 +136,25 @@ def test_bad_lever_values_are_refused(field, value):
 
     with pytest.raises(UsageError, match=field):
         training.TrainConfig(**{field: value})
+
+
+def test_newton_schulz_of_a_stack_is_each_matrix_alone():
+    g = torch.Generator().manual_seed(2)
+    stack = torch.randn(3, 8, 20, generator=g)
+    together = newton_schulz(stack)
+    for m, t in zip(stack, together, strict=True):
+        torch.testing.assert_close(t, newton_schulz(m), rtol=1e-4, atol=1e-5)
+
+
+def test_muon_step_matches_the_update_written_out():
+    """One step by hand: Nesterov momentum from zero, orthogonalised, scaled by sqrt(rows / cols)."""
+    g = torch.Generator().manual_seed(4)
+    w0 = torch.randn(12, 4, generator=g)
+    grad = torch.randn(12, 4, generator=g)
+    w = torch.nn.Parameter(w0.clone())
+    w.grad = grad.clone()
+    Muon([w], lr=0.1, momentum=0.9).step()
+    m = 0.1 * grad  # (1 - beta) g, from a zero buffer
+    u = grad + 0.9 * (m - grad)  # Nesterov: g.lerp(m, beta)
+    expected = w0 - 0.1 * (12 / 4) ** 0.5 * newton_schulz(u)
+    torch.testing.assert_close(w.detach(), expected, rtol=1e-4, atol=1e-5)

@@ -34,6 +34,7 @@ def newton_schulz(g: torch.Tensor, steps: int = 5, eps: float = 1e-7) -> torch.T
     The quintic Newton-Schulz iteration ``X <- a X + b (X X^T) X + c (X X^T)^2 X`` after scaling
     ``X`` to Frobenius norm 1 (so every singular value is <= 1). Works on the short side: a tall matrix
     is transposed, so ``X X^T`` is the small ``(min, min)`` Gram matrix. Float32 on a CPU.
+    A stack of matrices ``(n, rows, cols)`` is orthogonalised matrix by matrix, in one batched pass.
     Returns a tensor of ``g``'s shape whose singular values are all roughly 1 (0.7 to 1.2).
     """
     x = g.float()
@@ -82,6 +83,9 @@ class Muon(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             beta, lr = group["momentum"], group["lr"]
+            # Momentum per matrix, then one batched Newton-Schulz per shape: on a CPU the course
+            # model's 24 small matrices cost about half as much stacked as one by one.
+            buckets: dict[tuple, list] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -91,11 +95,17 @@ class Muon(torch.optim.Optimizer):
                 buf = state["momentum_buffer"]
                 buf.lerp_(p.grad, 1 - beta)  # m <- beta m + (1 - beta) g
                 u = p.grad.lerp(buf, beta) if group["nesterov"] else buf
-                u = newton_schulz(u, group["ns_steps"])
-                u *= max(1.0, p.size(0) / p.size(1)) ** 0.5
-                if group["weight_decay"]:
-                    p.mul_(1 - lr * group["weight_decay"])
-                p.add_(u, alpha=-lr)
+                tall = p.size(0) > p.size(1)
+                buckets.setdefault((tuple(u.shape[::-1]) if tall else tuple(u.shape)), []).append(
+                    (p, u.mT if tall else u, tall)
+                )
+            for items in buckets.values():
+                ortho = newton_schulz(torch.stack([u for _, u, _ in items]), group["ns_steps"])
+                for (p, _, tall), o in zip(items, ortho, strict=True):
+                    o = o.mT if tall else o  # back to p's shape
+                    if group["weight_decay"]:
+                        p.mul_(1 - lr * group["weight_decay"])
+                    p.add_(o, alpha=-lr * max(1.0, p.size(0) / p.size(1)) ** 0.5)
         return loss
 
 

@@ -1000,3 +1000,20 @@ QUICK_TRAIN = dataclasses.replace(
     eval_interval=200,
     fused_optimizer=True,
 )
+
+#: The CPU speedrun's recipe (lesson 04 trains it live): nanoGPT's CPU shape and windows, reaching the
+#: validation loss of nanoGPT's 2,000-iteration CPU recipe in a fraction of its wall time.
+#: benchmarks/bench_training.py measures it against nanoGPT in the same run, lever by lever
+#: (benchmarks/RESULTS.md, "Speedrun"). Levers this machine lacks (bfloat16) switch themselves off.
+SPEEDRUN_SHAPE = dict(bias=False)
+SPEEDRUN_TRAIN = dataclasses.replace(
+    TrainConfig(),
+    max_iters=300,
+    batch_size=24,
+    lr=4e-3,
+    min_lr=4e-4,
+    warmup_iters=20,
+    optimizer="muon",
+    muon_lr=0.03,
+    eval_interval=50,
+)
