@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import statistics
 import sys
@@ -90,7 +91,7 @@ class _NanoBlock(nn.Module):
 
 
 class NanoGPT(nn.Module):
-    """nanoGPT's GPT (model.py), without dropout modules (the recipe uses dropout 0)."""
+    """nanoGPT's GPT (model.py) with its initialisation, without dropout modules (the recipe uses dropout 0)."""
 
     def __init__(self, c: GPTConfig):
         super().__init__()
@@ -101,6 +102,20 @@ class NanoGPT(nn.Module):
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         self.wte.weight = self.lm_head.weight
         self.config = c
+        # nanoGPT's initialisation: N(0, 0.02), zero biases, residual projections scaled by 1/sqrt(2 L)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def forward(self, idx, targets=None):
         pos = torch.arange(idx.size(1), device=idx.device)
@@ -389,11 +404,20 @@ LEVERS = [
         dict(lr=2e-3, min_lr=2e-4, warmup_iters=30, max_iters=1200),
     ),
     (
-        "Muon (lr 0.02) on the hidden matrices, AdamW lr 3e-3, 500 steps",
+        "Muon (lr 0.02, float32 Newton-Schulz) on the hidden matrices, AdamW lr 3e-3, 500 steps",
         {},
-        dict(optimizer="muon", muon_lr=0.02, lr=3e-3, min_lr=3e-4, max_iters=500),
+        dict(
+            optimizer="muon",
+            muon_lr=0.02,
+            muon_bf16=False,
+            lr=3e-3,
+            min_lr=3e-4,
+            warmup_iters=30,
+            max_iters=500,
+        ),
     ),
-    ("batch 16, 380 steps", {}, dict(batch_size=16, max_iters=380)),
+    ("Muon's Newton-Schulz in bfloat16", {}, dict(muon_bf16=True)),
+    ("batch 16, 400 steps", {}, dict(batch_size=16, max_iters=400)),
     ("bfloat16 autocast", {}, dict(precision="bfloat16")),
     ("no biases", dict(bias=False), {}),
     ("torch.compile (compile time counts)", {}, dict(compile=True)),

@@ -129,7 +129,14 @@ def test_train_with_muon_lowers_the_loss():
 
 
 @pytest.mark.parametrize(
-    "field, value", [("optimizer", "sgd"), ("precision", "fp8"), ("compile", "yes"), ("muon_lr", 0)]
+    "field, value",
+    [
+        ("optimizer", "sgd"),
+        ("precision", "fp8"),
+        ("compile", "yes"),
+        ("muon_lr", 0),
+        ("muon_bf16", 1),
+    ],
 )
 def test_bad_lever_values_are_refused(field, value):
     from llmlab.errors import UsageError
@@ -158,3 +165,20 @@ def test_muon_step_matches_the_update_written_out():
     u = grad + 0.9 * (m - grad)  # Nesterov: g.lerp(m, beta)
     expected = w0 - 0.1 * (12 / 4) ** 0.5 * newton_schulz(u)
     torch.testing.assert_close(w.detach(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_newton_schulz_in_bfloat16_is_near_orthogonal_too():
+    m = torch.randn(64, 16, generator=torch.Generator().manual_seed(5))
+    x = newton_schulz(m, dtype=torch.bfloat16)
+    assert x.dtype == torch.float32  # returned in the input's dtype
+    s = torch.linalg.svdvals(x)
+    assert s.min() > 0.5 and s.max() < 1.4
+    cos = (x * newton_schulz(m)).sum() / (x.norm() * newton_schulz(m).norm())
+    assert cos > 0.98
+
+
+def test_build_optimizer_bf16_newton_schulz_switch():
+    opt = build_optimizer(_tiny_gpt(), lr=1e-3, ns_bf16=True)
+    assert opt.optimizers[0].param_groups[0]["ns_dtype"] == torch.bfloat16
+    opt = build_optimizer(_tiny_gpt(), lr=1e-3)
+    assert opt.optimizers[0].param_groups[0]["ns_dtype"] == torch.float32

@@ -23,7 +23,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["autocast", "bf16_supported", "compiler_available", "maybe_compile", "say_once"]
+__all__ = [
+    "autocast",
+    "bf16_available",
+    "bf16_supported",
+    "compiler_available",
+    "maybe_compile",
+    "say_once",
+]
 
 _said: set[str] = set()
 
@@ -67,15 +74,20 @@ def compiler_available() -> bool:
     return any(shutil.which(cc) for cc in ("g++", "c++", "clang++"))
 
 
+def bf16_available(device: str | torch.device, what: str) -> bool:
+    """:func:`bf16_supported`, saying once that ``what`` stays float32 where it is not."""
+    if bf16_supported(str(torch.device(device))):
+        return True
+    say_once(
+        f"bfloat16 off for {what}: this processor has no bfloat16 matmul (AVX512-BF16/AMX); float32 instead."
+    )
+    return False
+
+
 def autocast(precision: str, device: str | torch.device = "cpu"):
     """A context: bfloat16 autocast when ``precision == "bfloat16"`` and the device supports it, else nothing."""
     dev = torch.device(device)
-    if precision != "bfloat16":
-        return contextlib.nullcontext()
-    if not bf16_supported(str(dev)):
-        say_once(
-            "bfloat16 off: this processor has no bfloat16 matmul (AVX512-BF16/AMX); training in float32."
-        )
+    if precision != "bfloat16" or not bf16_available(dev, "the model's matmuls"):
         return contextlib.nullcontext()
     return torch.autocast(dev.type, dtype=torch.bfloat16)
 

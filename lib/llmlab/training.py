@@ -121,6 +121,9 @@ class TrainConfig:
         "adamw", "adamw, or muon: Muon on the hidden matrices, AdamW (lr) on the rest"
     )
     muon_lr: float = _knob(0.02, "Muon's peak learning rate (optimizer=muon)")
+    muon_bf16: bool = _knob(
+        True, "Muon's Newton-Schulz in bfloat16 where the CPU/GPU multiplies it natively"
+    )
     precision: str = _knob(
         "float32", "float32, or bfloat16: autocast where the CPU/GPU multiplies bfloat16"
     )
@@ -145,7 +148,7 @@ class TrainConfig:
             raise UsageError(
                 f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}."
             )
-        for name in ("fused_optimizer", "compile"):
+        for name in ("fused_optimizer", "compile", "muon_bf16"):
             if not isinstance(getattr(self, name), bool):
                 raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}.")
         for name, allowed in (
@@ -322,6 +325,8 @@ def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Ad
             config.weight_decay,
             (config.beta1, config.beta2),
             config.fused_optimizer,
+            ns_bf16=config.muon_bf16
+            and speedups.bf16_available(config.device, "Muon's Newton-Schulz"),
         )
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
@@ -1008,12 +1013,13 @@ QUICK_TRAIN = dataclasses.replace(
 SPEEDRUN_SHAPE = dict(bias=True, gelu_approximate="none")
 SPEEDRUN_TRAIN = dataclasses.replace(
     TrainConfig(),
-    max_iters=380,
+    max_iters=400,
     batch_size=16,
     lr=3e-3,
     min_lr=3e-4,
     warmup_iters=30,
     optimizer="muon",
     muon_lr=0.02,
-    eval_interval=95,
+    muon_bf16=True,
+    eval_interval=100,
 )
