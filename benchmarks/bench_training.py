@@ -717,6 +717,7 @@ def speedrun_lines(sr: dict, r: dict) -> list[str]:
                 f"{_fmt_s(t.get('cpu_to_target'))} | {kept} |"
             )
     lines += [
+        "",
         f"Load average {r['load']:.1f} at the start of the benchmark, {r.get('load_now', r['load']):.1f} at "
         "the end: compare the ratios within this run, not the seconds across runs.",
     ]

@@ -6,7 +6,8 @@ loss. It writes the table into ``benchmarks/RESULTS.md`` and the numbers into ``
 which this module reads (the lesson shows the record; it does not re-run the sweep).
 
 - :func:`load_record`: the recorded run (machine, date, load, target loss, one entry per trial).
-- :func:`time_to_loss_bars`: one bar per trial, seconds to the target, nanoGPT's time and a third of it drawn across.
+- :func:`time_to_loss_bars`: one bar per trial, seconds to the target (process CPU time by default: on a
+  shared machine other jobs move wall time between trials), nanoGPT's time and a third of it drawn across.
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ def load_record() -> dict:
     return json.loads((data_dir() / RECORD_FILE).read_text(encoding="utf-8"))
 
 
-def time_to_loss_bars(record: dict):
-    """Horizontal bars: each trial's wall time to the target loss (a hatched bar: not reached in its run)."""
+def time_to_loss_bars(record: dict, clock: str = "cpu"):
+    """Horizontal bars: each trial's time to the target loss (a hatched bar: not reached in its run).
+
+    ``clock="cpu"``: process CPU time (``cpu_to_target``, ``cpu_s``); ``"wall"``: wall time.
+    """
+    key, total = ("cpu_to_target", "cpu_s") if clock == "cpu" else ("time_to_target", "train_s")
     trials = record["trials"]
-    base = trials[0]["time_to_target"]
+    base = trials[0][key]
     labels = [t["name"] for t in trials]
-    reached = [t["time_to_target"] is not None for t in trials]
-    longest = max(t["train_s"] for t in trials)
-    seconds = [
-        t["time_to_target"] if ok else t["train_s"] for t, ok in zip(trials, reached, strict=True)
-    ]
+    reached = [t[key] is not None for t in trials]
+    longest = max(t[total] for t in trials)
+    seconds = [t[key] if ok else t[total] for t, ok in zip(trials, reached, strict=True)]
     colours = []
     for t in trials:
         if t.get("final_recipe"):
@@ -50,7 +53,7 @@ def time_to_loss_bars(record: dict):
         if not ok:
             bar.set_hatch("//")
             bar.set_alpha(0.5)
-        text = f"{s:.0f} s ({base / s:.2f}x)" if ok else f"not reached in {t['train_s']:.0f} s"
+        text = f"{s:.0f} s ({base / s:.2f}x)" if ok else f"not reached in {t[total]:.0f} s"
         ax.text(
             s + longest * 0.01, bar.get_y() + bar.get_height() / 2, text, va="center", fontsize=8
         )
@@ -59,7 +62,8 @@ def time_to_loss_bars(record: dict):
     ax.text(base / 3, len(trials) - 0.4, " goal: 1/3 of nanoGPT", color="#55a868", fontsize=8)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlim(0, longest * 1.25)
-    ax.set_xlabel(f"training wall time to validation loss {record['target']:.3f} (s)")
+    what = "process CPU time" if clock == "cpu" else "wall time"
+    ax.set_xlabel(f"training {what} to validation loss {record['target']:.3f} (s)")
     ax.set_title(
         "Time to nanoGPT's 2,000-step validation loss, all trials in one run\n"
         f"recorded on {record['machine']}, {record['threads']} torch threads, {record['date']} "
