@@ -1,6 +1,9 @@
 """Training benchmark: nanoGPT's CPU recipe with llmlab, its FLOP/s, and the course recipe.
 
-    python benchmarks/bench_training.py --threads 2          # writes benchmarks/RESULTS.md
+    python benchmarks/bench_training.py --threads 2            # compare + speedrun, ~6 min on 2 free cores
+    python benchmarks/bench_training.py --threads 2 --levers   # + the lever sweep (~15 min), data/speedrun.json
+
+Writes its own marked section of benchmarks/RESULTS.md (``<!-- bench_training -->``) and RESULTS.json.
 
 What it measures, all on the embedded corpus (``wiki-news``, char-level, last 10% held out):
 
@@ -15,7 +18,10 @@ What it measures, all on the embedded corpus (``wiki-news``, char-level, last 10
    --log_interval=1 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
    --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0``, lr 1e-3) trained with
    ``llmlab.training.train``: tokens/s, achieved FLOP/s, share of peak, final losses.
-4. The course's quick recipe (``llmlab.training.QUICK_TRAIN``) on the same corpus.
+4. The course's quick recipe (``llmlab.training.QUICK_TRAIN``) on the same corpus (``--stages quick``).
+5. The speedrun (default stages ``compare,speedrun``): wall and CPU time until a fixed validation probe
+   reaches the loss nanoGPT's recipe ends at (nanoGPT's model and step), for ``training.SPEEDRUN_TRAIN``
+   and, with ``--levers``, for each lever in turn (``LEVERS``).
 
 FLOPs per trained token follow nanoGPT's ``estimate_mfu`` (PaLM paper, Chowdhery et al.
 2022, appendix B): ``6 N + 12 L T d`` with N the parameters without the position embedding
