@@ -1,6 +1,9 @@
 """Training benchmark: nanoGPT's CPU recipe with llmlab, its FLOP/s, and the course recipe.
 
-    python benchmarks/bench_training.py --threads 2          # writes benchmarks/RESULTS.md
+    python benchmarks/bench_training.py --threads 2            # compare + speedrun, ~6 min on 2 free cores
+    python benchmarks/bench_training.py --threads 2 --levers   # + the lever sweep (~15 min), data/speedrun.json
+
+Writes its own marked section of benchmarks/RESULTS.md (``<!-- bench_training -->``) and RESULTS.json.
 
 What it measures, all on the embedded corpus (``wiki-news``, char-level, last 10% held out):
 
@@ -15,7 +18,10 @@ What it measures, all on the embedded corpus (``wiki-news``, char-level, last 10
    --log_interval=1 --block_size=64 --batch_size=12 --n_layer=4 --n_head=4 --n_embd=128
    --max_iters=2000 --lr_decay_iters=2000 --dropout=0.0``, lr 1e-3) trained with
    ``llmlab.training.train``: tokens/s, achieved FLOP/s, share of peak, final losses.
-4. The course's quick recipe (``llmlab.configs.QUICK_TRAIN``) on the same corpus.
+4. The course's quick recipe (``llmlab.configs.QUICK_TRAIN``) on the same corpus (``--stages quick``).
+5. The speedrun (default stages ``compare,speedrun``): wall and CPU time until a fixed validation probe
+   reaches the loss nanoGPT's recipe ends at (nanoGPT's model and step), for ``configs.SPEEDRUN_TRAIN``
+   and, with ``--levers``, for each lever in turn (``LEVERS``).
 
 FLOPs per trained token follow nanoGPT's ``estimate_mfu`` (PaLM paper, Chowdhery et al.
 2022, appendix B): ``6 N + 12 L T d`` with N the parameters without the position embedding
@@ -28,8 +34,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +50,10 @@ from llmlab.environment import cpu_name
 from llmlab.gpt import GPT, GPTConfig
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from results_md import replace_section  # noqa: E402  (benchmarks/results_md.py)
+
+BEGIN, END = "<!-- bench_training -->", "<!-- /bench_training -->"
 NANOGPT_RECIPE = training.TrainConfig()  # the defaults are nanoGPT's CPU recipe
 # nanoGPT's MLP uses the exact GELU (nn.GELU()); gelu_approximate="none" makes llmlab's GPT the same model.
 NANOGPT_SHAPE = dict(
@@ -85,7 +97,7 @@ class _NanoBlock(nn.Module):
 
 
 class NanoGPT(nn.Module):
-    """nanoGPT's GPT (model.py), without dropout modules (the recipe uses dropout 0)."""
+    """nanoGPT's GPT (model.py) with its initialisation, without dropout modules (the recipe uses dropout 0)."""
 
     def __init__(self, c: GPTConfig):
         super().__init__()
@@ -96,6 +108,20 @@ class NanoGPT(nn.Module):
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         self.wte.weight = self.lm_head.weight
         self.config = c
+        # nanoGPT's initialisation: N(0, 0.02), zero biases, residual projections scaled by 1/sqrt(2 L)
+        self.apply(self._init_weights)
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * c.n_layer))
+
+    @staticmethod
+    def _init_weights(module):
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
 
     def forward(self, idx, targets=None):
         pos = torch.arange(idx.size(1), device=idx.device)
@@ -271,10 +297,205 @@ def generation_speed(model, tok, n_new: int = 100) -> dict | None:
         return None
 
 
+# --- the speedrun: wall time to nanoGPT's validation loss ----------------------------------
+
+
+class ValProbe:
+    """Mean loss on fixed validation windows, the same for every trial of a run.
+
+    ``batches`` batches of ``batch_size`` windows drawn once with a seeded generator from the held-out
+    split (16 x 32 x 64 = 32,768 tokens by default), evaluated in float32 with the model in eval mode.
+    """
+
+    def __init__(self, stream, batches: int = 16, batch_size: int = 32, seed: int = 1234):
+        g = torch.Generator().manual_seed(seed)
+        self.batches = [stream.sample("val", batch_size, g) for _ in range(batches)]
+
+    @torch.no_grad()
+    def __call__(self, model: nn.Module) -> float:
+        was_training = model.training
+        model.eval()
+        loss = sum(model(x, y)[1].item() for x, y in self.batches) / len(self.batches)
+        model.train(was_training)
+        return loss
+
+
+class TrialClock:
+    """The training wall time of a trial, with the probe's evaluations taken out.
+
+    ``after_step(step, model)`` is called after every optimizer step; every ``every`` steps (and after
+    the last) it stops the clock, evaluates the probe, and records ``(step, tokens, train_s, val_loss)``.
+    Everything else of the run counts: batching, the optimizer, torch.compile's compilation on the
+    first step, the training loop's own start and end evaluations.
+    """
+
+    def __init__(self, probe: ValProbe, every: int, max_iters: int, tokens_per_step: int):
+        self.probe, self.every, self.max_iters = probe, every, max_iters
+        self.tokens_per_step = tokens_per_step
+        self.records: list[dict] = []
+        self.paused = self.paused_cpu = 0.0
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+
+    def after_step(self, step: int, model: nn.Module) -> None:
+        done = step + 1
+        if done % self.every and done != self.max_iters:
+            return
+        t, c = time.perf_counter(), time.process_time()
+        val = self.probe(model)
+        self.records.append(
+            {
+                "step": done,
+                "tokens": done * self.tokens_per_step,
+                "train_s": t - self.t0 - self.paused,
+                "cpu_s": c - self.c0 - self.paused_cpu,
+                "val_loss": val,
+            }
+        )
+        self.paused += time.perf_counter() - t
+        self.paused_cpu += time.process_time() - c
+
+
+def nanogpt_trial(stream, vocab_size: int, probe: ValProbe, every: int, max_iters: int) -> dict:
+    """nanoGPT's CPU recipe with nanoGPT's model and training step (its train.py, as on a CPU)."""
+    cfg = GPTConfig(vocab_size=vocab_size, **NANOGPT_SHAPE)
+    recipe = dataclasses.replace(NANOGPT_RECIPE, max_iters=max_iters)
+    torch.manual_seed(recipe.seed)
+    model = NanoGPT(cfg)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    clock = TrialClock(probe, every, recipe.max_iters, recipe.batch_size * stream.block_size)
+    opt = nanogpt_optimizer(model, recipe)
+    model.train()
+    for step in range(recipe.max_iters):
+        lr = training.lr_at(step, recipe)  # the same schedule as nanoGPT's get_lr
+        for group in opt.param_groups:
+            group["lr"] = lr
+        x, y = stream.sample("train", recipe.batch_size, gen)
+        _, loss = model(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        loss.item()  # nanoGPT logs the loss every step (log_interval=1 in its CPU recipe)
+        clock.after_step(step, model)
+    return {
+        "name": "nanoGPT (its model and training step)",
+        "config": recipe.to_dict(),
+        "shape": NANOGPT_SHAPE,
+        "records": clock.records,
+    }
+
+
+def llmlab_trial(name: str, shape: dict, config, stream, vocab_size, probe, every) -> dict:
+    """``llmlab.training.train`` with ``config`` on a fresh GPT of ``shape`` (seeded as nanoGPT's)."""
+    torch.manual_seed(config.seed)
+    model = GPT(GPTConfig(vocab_size=vocab_size, **shape))
+    # the loop's own evaluations: once at the start and once at the end, one batch each (they count)
+    config = dataclasses.replace(config, eval_interval=config.max_iters, eval_iters=1)
+    clock = TrialClock(probe, every, config.max_iters, config.batch_size * stream.block_size)
+    training.train(
+        model, stream, config, show_progress=False, callback=lambda s, _: clock.after_step(s, model)
+    )
+    return {"name": name, "config": config.to_dict(), "shape": shape, "records": clock.records}
+
+
+def time_to_loss(records: list[dict], target: float, key: str = "train_s") -> float | None:
+    """The training wall time (``key="cpu_s"``: process CPU time) at the first probe at or below
+    ``target`` (None: never reached)."""
+    return next((r[key] for r in records if r["val_loss"] <= target), None)
+
+
+#: The speedrun's levers, in the order tried; each trial is the previous kept recipe plus one change
+#: (a lever that does not win is dropped before the next trial). Shape and TrainConfig overrides.
+LEVERS = [
+    (
+        "AdamW at peak lr 2e-3, warm-up 30, 1,200 steps",
+        {},
+        dict(lr=2e-3, min_lr=2e-4, warmup_iters=30, max_iters=1200),
+    ),
+    (
+        "Muon (lr 0.02, float32 Newton-Schulz) on the hidden matrices, AdamW lr 3e-3, 500 steps",
+        {},
+        dict(
+            optimizer="muon",
+            muon_lr=0.02,
+            muon_bf16=False,
+            lr=3e-3,
+            min_lr=3e-4,
+            warmup_iters=30,
+            max_iters=500,
+        ),
+    ),
+    ("Muon's Newton-Schulz in bfloat16", {}, dict(muon_bf16=True)),
+    ("batch 16, 400 steps", {}, dict(batch_size=16, max_iters=400)),
+    ("bfloat16 autocast", {}, dict(precision="bfloat16")),
+    ("no biases", dict(bias=False), {}),
+    ("torch.compile (compile time counts)", {}, dict(compile=True)),
+]
+
+
+def speedrun_recipe() -> tuple[dict, training.TrainConfig]:
+    """The kept recipe (shape, TrainConfig): ``configs.SPEEDRUN_TRAIN`` on nanoGPT's shape."""
+    return {**NANOGPT_SHAPE, **configs.SPEEDRUN_GPT}, configs.SPEEDRUN_TRAIN
+
+
+def speedrun(
+    stream, vocab_size, levers: bool, nanogpt_iters: int, every_tokens: int = 24_576
+) -> dict:
+    """nanoGPT's recipe, then the lever sweep (optional), then the kept recipe: times to nanoGPT's final loss."""
+    probe = ValProbe(stream)
+    # a few untimed steps first: a process's first steps are slow (thread pools, allocator)
+    warm = NanoGPT(GPTConfig(vocab_size=vocab_size, **NANOGPT_SHAPE))
+    step_rate(warm, stream, 12, 5, torch.Generator(), nanogpt_optimizer(warm, NANOGPT_RECIPE), None)
+    trials = [nanogpt_trial(stream, vocab_size, probe, 250, nanogpt_iters)]
+    target = trials[0]["records"][-1]["val_loss"]
+    trials[0]["time_to_target"] = trials[0]["records"][-1]["train_s"]
+    trials[0]["cpu_to_target"] = trials[0]["records"][-1]["cpu_s"]
+    print(f"speedrun target: validation loss {target:.4f}", flush=True)
+
+    def run(name, shape, config):
+        t = llmlab_trial(
+            name,
+            shape,
+            config,
+            stream,
+            vocab_size,
+            probe,
+            max(1, every_tokens // (config.batch_size * stream.block_size)),
+        )
+        t["time_to_target"] = time_to_loss(t["records"], target)
+        t["cpu_to_target"] = time_to_loss(t["records"], target, "cpu_s")
+        print(name, t["time_to_target"], t["records"][-1], flush=True)
+        trials.append(t)
+        return t
+
+    if levers:
+        shape, config, best = dict(NANOGPT_SHAPE), NANOGPT_RECIPE, trials[0]
+        for name, shape_change, config_change in LEVERS:
+            t = run(
+                f"+ {name}",
+                {**shape, **shape_change},
+                dataclasses.replace(config, **config_change),
+            )
+            # judged by CPU time: on a shared machine the load moves wall time between trials
+            kept = t["cpu_to_target"] is not None and t["cpu_to_target"] < best["cpu_to_target"]
+            t["kept"] = kept
+            if kept:
+                best, shape, config = (
+                    t,
+                    {**shape, **shape_change},
+                    dataclasses.replace(config, **config_change),
+                )
+    shape, config = speedrun_recipe()
+    final = run("the speedrun recipe (configs.SPEEDRUN_TRAIN)", shape, config)
+    final["final_recipe"] = True
+    return {"target": target, "probe_tokens": 16 * 32 * 64, "trials": trials}
+
+
 def write_results(r: dict, path: Path) -> None:
     """Render whatever stages have finished into Markdown (called after every stage)."""
     th, peak = r["threads"], r["peak"]
     lines = [
+        BEGIN,
         "# Training benchmark",
         "",
         f"Written by `python benchmarks/bench_training.py {r['argv']}` (started {r['date']}).",
@@ -426,8 +647,120 @@ def write_results(r: dict, path: Path) -> None:
             f"without KV cache: {g['without_cache']:.0f} tokens/s; with KV cache: {g['with_cache']:.0f} "
             f"tokens/s ({g['with_cache'] / g['without_cache']:.2f}x).",
         ]
-    lines += ["", "Raw numbers: `benchmarks/RESULTS.json`.", ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
+    if r.get("speedrun"):
+        lines += speedrun_lines(r["speedrun"], r)
+    lines += ["", "Raw numbers: `benchmarks/RESULTS.json`.", END, ""]
+    replace_section(path, BEGIN, END, "\n".join(lines))
+
+
+def _fmt_s(x: float | None) -> str:
+    return "not reached" if x is None else f"{x:.1f} s"
+
+
+def speedrun_lines(sr: dict, r: dict) -> list[str]:
+    """The speedrun's table: one row per trial, time to nanoGPT's final validation loss."""
+    base = sr["trials"][0]
+    base_s = base["time_to_target"]
+    lines = [
+        "",
+        "## Speedrun: wall time to nanoGPT's validation loss",
+        f"Target: the validation loss nanoGPT's CPU recipe reaches after {base['config']['max_iters']:,} "
+        f"iterations in this run, **{sr['target']:.4f}**, on a fixed probe of {sr['probe_tokens']:,} "
+        "held-out tokens (16 x 32 windows of 64 characters, drawn once, the same for every trial). "
+        "Times are training wall time: the probe's evaluations are taken out of every trial alike; "
+        "everything else counts (batching, optimizer, torch.compile's compilation). nanoGPT's time is its "
+        "whole run. Every trial starts from the same seed and runs its whole schedule; the time to "
+        "target is the first probe (every ~24,576 training tokens) at or below the target.",
+        "",
+        "| trial | steps x batch | tokens/s | time to target | vs nanoGPT | CPU time to target | vs nanoGPT (CPU) | final val loss | kept |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    base_cpu = base["cpu_to_target"]
+    for t in sr["trials"]:
+        last = t["records"][-1]
+        tts = t.get("time_to_target")
+        ratio = f"{base_s / tts:.2f}x" if tts else "-"
+        cpu = t.get("cpu_to_target")
+        cpu_ratio = f"{base_cpu / cpu:.2f}x" if cpu else "-"
+        kept = {True: "yes", False: "no"}.get(t.get("kept"), "")
+        name = f"**{t['name']}**" if t.get("final_recipe") else t["name"]
+        lines.append(
+            f"| {name} | {t['config']['max_iters']:,} x {t['config']['batch_size']} | "
+            f"{last['tokens'] / last['train_s']:,.0f} | {_fmt_s(tts)} | {ratio} | {_fmt_s(cpu)} | {cpu_ratio} | "
+            f"{last['val_loss']:.4f} | {kept} |"
+        )
+    final = next(t for t in sr["trials"] if t.get("final_recipe"))
+    fs, fc = final.get("time_to_target"), final.get("cpu_to_target")
+    if fs:
+        verdict = "**goal met**" if fs <= base_s / 3 else "goal (at most 1/3) **not met**"
+        verdict_cpu = "met" if fc <= base_cpu / 3 else "**not met**"
+        lines += [
+            "",
+            f"The speedrun recipe reaches nanoGPT's {base['config']['max_iters']:,}-iteration loss in "
+            f"{fs:.1f} s against nanoGPT's {base_s:.1f} s: **{fs / base_s:.2f}** of its wall time "
+            f"({base_s / fs:.2f}x faster), {verdict}. In process CPU time (less moved by other jobs on a "
+            f"shared machine): {fc:.1f} s against {base_cpu:.1f} s, **{fc / base_cpu:.2f}** ({base_cpu / fc:.2f}x), "
+            f"{verdict_cpu}. A lever is kept when it lowers the CPU time to target.",
+        ]
+    else:
+        lines += ["", "The speedrun recipe did **not** reach nanoGPT's loss in this run."]
+    record = HERE.parent / "data" / "speedrun.json"
+    if not any("kept" in t for t in sr["trials"]) and record.is_file():  # no sweep in this run
+        rec = json.loads(record.read_text(encoding="utf-8"))
+        lines += [
+            "",
+            f"The lever sweep (`--levers`) was not run this time; as recorded on {rec['date']} "
+            f"({rec['machine']}, load {rec['load']:.1f}, `data/speedrun.json`), time to that run's target "
+            f"{rec['target']:.4f}:",
+            "",
+            "| trial | tokens/s | time to target | CPU time to target | kept |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for t in rec["trials"]:
+            kept = {True: "yes", False: "no"}.get(t.get("kept"), "")
+            lines.append(
+                f"| {t['name']} | {t['tokens_per_s']:,.0f} | {_fmt_s(t['time_to_target'])} | "
+                f"{_fmt_s(t.get('cpu_to_target'))} | {kept} |"
+            )
+    lines += [
+        "",
+        f"Load average {r['load']:.1f} at the start of the benchmark, {r.get('load_now', r['load']):.1f} at "
+        "the end: compare the ratios within this run, not the seconds across runs.",
+    ]
+    return lines
+
+
+def write_speedrun_record(r: dict, path: Path) -> None:
+    """The sweep's numbers for lesson 04's chart (atomic write): machine, date, load, target, trials."""
+    trials = []
+    for t in r["speedrun"]["trials"]:
+        last = t["records"][-1]
+        trials.append(
+            {
+                "name": t["name"],
+                "steps": t["config"]["max_iters"],
+                "batch_size": t["config"]["batch_size"],
+                "tokens_per_s": last["tokens"] / last["train_s"],
+                "time_to_target": t.get("time_to_target"),
+                "cpu_to_target": t.get("cpu_to_target"),
+                "cpu_s": last["cpu_s"],
+                "train_s": last["train_s"],
+                "final_val_loss": last["val_loss"],
+                **{k: t[k] for k in ("kept", "final_recipe") if k in t},
+            }
+        )
+    record = {
+        "source": "benchmarks/bench_training.py --levers (benchmarks/RESULTS.md, Speedrun)",
+        "date": r["date"],
+        "machine": f"{r['cpu']}, {r['cores']} cores",
+        "threads": r["threads"],
+        "load": r["load"],
+        "target": r["speedrun"]["target"],
+        "trials": trials,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def main(argv=None) -> None:
@@ -439,7 +772,16 @@ def main(argv=None) -> None:
     p.add_argument("--rounds", type=int, default=15)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--final-eval-iters", type=int, default=100)
-    p.add_argument("--stages", default="compare,quick,nanogpt", help="what to run (comma list)")
+    p.add_argument(
+        "--stages",
+        default="compare,speedrun",
+        help="what to run (comma list of compare, speedrun, quick, nanogpt)",
+    )
+    p.add_argument(
+        "--levers",
+        action="store_true",
+        help="speedrun: also try each lever in turn (about 10 more minutes)",
+    )
     p.add_argument("--merge", nargs="*", help="only render these results JSON files into --out")
     p.add_argument("--out", default=str(HERE / "RESULTS.md"))
     args = p.parse_args(argv)
@@ -452,9 +794,9 @@ def main(argv=None) -> None:
 
     r = {
         "argv": " ".join(
-            f"--{k.replace('_', '-')} {v}"
+            f"--{k.replace('_', '-')}" + ("" if isinstance(v, bool) else f" {v}")
             for k, v in vars(args).items()
-            if k not in ("out", "merge")
+            if k not in ("out", "merge") and v is not False
         ),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cpu": cpu_name(),
@@ -508,6 +850,11 @@ def main(argv=None) -> None:
         )
         r["generation"] = generation_speed(nano_model, tok)
         save()
+    if "speedrun" in args.stages:
+        r["speedrun"] = speedrun(s64, tok.vocab_size, args.levers, args.max_iters)
+        save()
+        if args.levers:  # the whole sweep: lesson 04's chart reads it (llmlab.plots.speedrun)
+            write_speedrun_record(r, HERE.parent / "data" / "speedrun.json")
     print(Path(args.out).read_text())
 
 

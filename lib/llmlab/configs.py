@@ -24,6 +24,7 @@ class GPTShape(TypedDict, total=False):
     n_embd: int
     dropout: float
     bias: bool
+    gelu_approximate: str
 
 
 class LlamaShape(GPTShape, total=False):
@@ -72,6 +73,24 @@ QUICK_TRAIN = dataclasses.replace(
     warmup_iters=50,
     eval_interval=200,
     fused_optimizer=True,
+)
+
+#: The CPU speedrun's recipe (lesson 04 trains it live): nanoGPT's CPU shape (4 layers, 4 heads,
+#: 128 wide, 64-character context, exact GELU) trained with Muon on the hidden matrices, reaching
+#: the validation loss of nanoGPT's 2,000-iteration CPU recipe in a fraction of its time.
+#: benchmarks/bench_training.py measures it against nanoGPT in the same run, lever by lever
+#: (benchmarks/RESULTS.md, "Speedrun"). Levers this machine lacks (bfloat16) switch themselves off.
+SPEEDRUN_GPT: GPTShape = {**QUICK_GPT, "gelu_approximate": "none"}
+SPEEDRUN_TRAIN = TrainConfig(
+    max_iters=400,
+    batch_size=16,
+    lr=3e-3,
+    min_lr=3e-4,
+    warmup_iters=30,
+    optimizer="muon",
+    muon_lr=0.02,
+    muon_bf16=True,
+    eval_interval=100,
 )
 
 # ----------------------------------------------------------------------------------------------

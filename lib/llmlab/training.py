@@ -48,16 +48,20 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
 
+from llmlab import speedups
 from llmlab.errors import NonFiniteLossError, UsageError, check_int, check_real
 from llmlab.gpt import GPT, GPTConfig
 from llmlab.llama import Llama, LlamaConfig
 from llmlab.progress import LiveLossPlot, progress_bar
 from llmlab.tokenizers import BPETokenizer, CharTokenizer, tokenizer_from_dict
+
+if TYPE_CHECKING:
+    from llmlab.optim import MuonWithAdamW
 
 __all__ = [
     "Batches",
@@ -122,6 +126,18 @@ class TrainConfig:
     fused_optimizer: bool = _knob(
         True, "AdamW's fused kernel (CPU, CUDA, MPS); off: its foreach kernel"
     )
+    # The speedrun's levers (llmlab.optim, llmlab.speedups; benchmarks/bench_training.py measures each)
+    optimizer: str = _knob(
+        "adamw", "adamw, or muon: Muon on the hidden matrices, AdamW (lr) on the rest"
+    )
+    muon_lr: float = _knob(0.02, "Muon's peak learning rate (optimizer=muon)")
+    muon_bf16: bool = _knob(
+        True, "Muon's Newton-Schulz in bfloat16 where the CPU/GPU multiplies it natively"
+    )
+    precision: str = _knob(
+        "float32", "float32, or bfloat16: autocast where the CPU/GPU multiplies bfloat16"
+    )
+    compile: bool = _knob(False, "torch.compile the model where a C++ compiler exists")
 
     def __post_init__(self) -> None:
         for name in ("max_iters", "batch_size", "eval_interval", "eval_iters"):
@@ -142,10 +158,18 @@ class TrainConfig:
             raise UsageError(
                 f"device must be a string such as 'cpu' or 'cuda', got {self.device!r}."
             )
-        if not isinstance(self.fused_optimizer, bool):
-            raise UsageError(
-                f"fused_optimizer must be True or False, got {self.fused_optimizer!r}."
-            )
+        for name in ("fused_optimizer", "compile", "muon_bf16"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(f"{name} must be True or False, got {getattr(self, name)!r}.")
+        for name, allowed in (
+            ("optimizer", ("adamw", "muon")),
+            ("precision", ("float32", "bfloat16")),
+        ):
+            if getattr(self, name) not in allowed:
+                raise UsageError(
+                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}."
+                )
+        check_real("muon_lr", self.muon_lr, minimum=0, open_min=True)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -292,12 +316,26 @@ class TrainResult:
 _FUSED_ADAMW_DEVICES = ("cpu", "cuda", "mps")
 
 
-def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+def configure_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW | MuonWithAdamW:
     """AdamW with weight decay on every parameter of 2+ dimensions (matmul weights and
     embeddings), none on biases and LayerNorm gains, as nanoGPT's ``configure_optimizers``.
 
     ``named_parameters()`` lists a tied weight (wte = lm_head) once, so it is updated once.
+    ``config.optimizer == "muon"``: Muon on the hidden matrices instead (:mod:`llmlab.optim`).
     """
+    if config.optimizer == "muon":
+        from llmlab.optim import build_optimizer
+
+        return build_optimizer(
+            model,
+            config.lr,
+            config.muon_lr,
+            config.weight_decay,
+            (config.beta1, config.beta2),
+            config.fused_optimizer,
+            ns_bf16=config.muon_bf16
+            and speedups.bf16_available(config.device, "Muon's Newton-Schulz"),
+        )
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -422,6 +460,7 @@ def train(
             distributed.shard(train_batches, config.batch_size),
         )
         world, main = distributed.world_size, distributed.is_main
+    step_model = speedups.maybe_compile(step_model, config.compile)
 
     result = TrainResult(config=config.to_dict())
     plot = LiveLossPlot() if live_plot and main else None
@@ -480,12 +519,13 @@ def train(
 
             lr = lr_at(step, config)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)  # Muon's groups: muon_lr / lr
             x, y = step_batches.sample(
                 "train", config.batch_size, gen
             )  # (B, T), (B, T); B / world in parallel
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            _, loss = step_model(x, y)
+            with speedups.autocast(config.precision, device):
+                _, loss = step_model(x, y)
             loss_value = (
                 loss.item() if distributed is None else distributed.mean(loss)
             )  # whole batch's loss

@@ -1,0 +1,103 @@
+"""Hardware levers of a training run that switch themselves off where the machine lacks them.
+
+* bfloat16 autocast on a CPU: the matmuls run in bfloat16 (half the bytes of float32; Intel AMX and
+  AVX512-BF16 multiply bfloat16 natively), the weights and the optimizer stay float32
+  (mixed precision, Micikevicius et al. 2018, https://arxiv.org/abs/1710.03740; bfloat16 needs no
+  loss scaling because it keeps float32's exponent range). Without those instructions bfloat16 is
+  emulated and slower, so it is switched off.
+* ``torch.compile`` (PyTorch 2, Ansel et al. 2024, https://pytorch.org/assets/pytorch2-2.pdf) traces
+  the model and fuses its element-wise operations into generated C++ (on a CPU), cutting Python
+  overhead and memory traffic; it needs a C++ compiler, and its compile time counts in a run's wall time.
+
+Each check prints one line, once per process, when it switches a lever off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import platform
+import shutil
+from pathlib import Path
+from typing import cast
+
+import torch
+from torch import nn
+
+__all__ = [
+    "autocast",
+    "bf16_available",
+    "bf16_supported",
+    "compiler_available",
+    "maybe_compile",
+    "say_once",
+]
+
+_said: set[str] = set()
+
+
+def say_once(message: str) -> None:
+    """Print ``message`` unless this process printed it already."""
+    if message not in _said:
+        _said.add(message)
+        print(message, flush=True)
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@functools.cache
+def bf16_supported(device: str = "cpu") -> bool:
+    """Whether ``device`` multiplies bfloat16 natively (a CPU with AVX512-BF16 or AMX; a GPU that says so)."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if dev.type != "cpu":
+        return False
+    flags = _cpu_flags()
+    if flags:
+        return bool({"avx512_bf16", "amx_bf16"} & flags)
+    return platform.machine() in ("arm64", "aarch64") and torch.backends.mps.is_available()
+
+
+@functools.cache
+def compiler_available() -> bool:
+    """Whether ``torch.compile`` can generate code for a CPU here: a C++ compiler on the PATH."""
+    if platform.system() == "Windows":
+        return False
+    return any(shutil.which(cc) for cc in ("g++", "c++", "clang++"))
+
+
+def bf16_available(device: str | torch.device, what: str) -> bool:
+    """:func:`bf16_supported`, saying once that ``what`` stays float32 where it is not."""
+    if bf16_supported(str(torch.device(device))):
+        return True
+    say_once(
+        f"bfloat16 off for {what}: this processor has no bfloat16 matmul (AVX512-BF16/AMX); float32 instead."
+    )
+    return False
+
+
+def autocast(precision: str, device: str | torch.device = "cpu"):
+    """A context: bfloat16 autocast when ``precision == "bfloat16"`` and the device supports it, else nothing."""
+    dev = torch.device(device)
+    if precision != "bfloat16" or not bf16_available(dev, "the model's matmuls"):
+        return contextlib.nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16)
+
+
+def maybe_compile(model: nn.Module, enabled: bool) -> nn.Module:
+    """``torch.compile(model)`` when asked for and a compiler exists; else ``model`` (saying so once)."""
+    if not enabled:
+        return model
+    if not compiler_available():
+        say_once("torch.compile off: no C++ compiler found; training without compiling.")
+        return model
+    return cast(nn.Module, torch.compile(model))
