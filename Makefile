@@ -73,10 +73,10 @@ benchmark: $(STAMP)
 llama-cpp: $(STAMP)
 	$(BIN)/python -m pip install llama-cpp-python
 
-## lint: ruff's checks over the code and the notebooks, its formatting over the code, mypy over lib/
+## lint: ruff's checks and its formatting over the code and the notebooks, mypy over lib/
 lint: $(STAMP)
 	$(BIN)/ruff check lib tests tools scripts benchmarks notebooks
-	$(BIN)/ruff format --check lib tests tools scripts benchmarks
+	$(BIN)/ruff format --check lib tests tools scripts benchmarks notebooks
 	$(BIN)/python -m mypy
 
 ## clean: remove what the build made, except build/assignments (it holds submissions and grades)

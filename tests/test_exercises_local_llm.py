@@ -54,5 +54,6 @@ def test_figures_draw():
         "Q4_0": {"a": np.ones(10), "b": -np.ones(10)},
     }
     assert len(plots.error_histograms(errs, ["a", "b"]).axes) == 2
-    assert plots.layer_errors({"Q8_0": {"a": 0.01}, "Q4_0": {"a": 0.1}}).axes
+    fig = plots.layer_errors({"Q8_0": {"a": 0.01}, "Q4_0": {"a": 0.1}})
+    assert fig.axes[0].get_xlabel().startswith("linear layer")
     assert plots.memory_bars(inference.inference_memory_table()).axes

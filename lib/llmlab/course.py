@@ -127,5 +127,6 @@ def setup_cell_source() -> str:
         "import sys\n"
         "\n"
         'if importlib.util.find_spec("llmlab") is None or importlib.util.find_spec("gensim") is None:\n'
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "llmlab @ git+{REPO_URL}"], check=True)'
+        f'    package = "llmlab @ git+{REPO_URL}"  # gensim comes with it\n'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", package], check=True)'
     )

@@ -125,6 +125,7 @@ def layer_errors(relative: dict[str, dict[str, float]]):
     ax.set_xticks(x + 0.4 - width / 2, layers, rotation=90, fontsize=7)
     top = max(100 * v for per in relative.values() for v in per.values())
     ax.set(
+        xlabel="linear layer (its parameter name in the model)",
         ylabel="RMS error / RMS weight (%)",
         title="Quantization error of every linear layer",
         ylim=(0, 1.3 * top),
