@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmlab.errors import NonFiniteLossError, UsageError, check_int, check_real
-from llmlab.finetuning import CAPITALS, END, TASK_KINDS, Example, format_prompt
+from llmlab.finetuning import CAPITALS, END, TASK_KINDS, Example, responses
 from llmlab.gpt import GPT
 
 # ---------------------------------------------------------------- the rule
@@ -125,38 +125,9 @@ def sample_answers(
     max_new_tokens: int = 12,
     seed: int = 0,
 ) -> list[list[str]]:
-    """``n_samples`` sampled answers of ``model`` to each instruction, cut at the end-of-response newline.
-
-    Prompts of equal length are sampled together, ``n_samples`` rows each, with
-    ``llmlab.generation.generate`` (one seed per length group, so the result is reproducible).
-    """
-    from llmlab.generation import generate
-
-    if isinstance(instructions, str):
-        raise UsageError(
-            "sample_answers takes a list of instructions; for one, pass [instruction]."
-        )
-    check_int("n_samples", n_samples, minimum=1)
+    """``n_samples`` sampled answers of ``model`` to each instruction (``finetuning.responses``)."""
     check_real("temperature", temperature, minimum=0.0, open_min=True)
-    was_training = model.training
-    model.eval()
-    end_id = tokenizer.encode(END)[0]
-    prompts = [tokenizer.encode(format_prompt(s)) for s in instructions]
-    groups: dict[int, list[int]] = collections.defaultdict(list)
-    for i, p in enumerate(prompts):
-        groups[len(p)].append(i)
-    out: list[list[str]] = [[] for _ in prompts]
-    device = next(model.parameters()).device
-    for length, members in sorted(groups.items()):
-        steps = min(max_new_tokens, model.config.block_size - length)
-        rows = [prompts[i] for i in members for _ in range(n_samples)]
-        idx = torch.tensor(rows, device=device)  # (b * n_samples, T)
-        new = generate(model, idx, steps, temperature=temperature, seed=seed + length)[:, length:]
-        for r, ids in enumerate(new.tolist()):
-            ids = ids[: ids.index(end_id)] if end_id in ids else ids
-            out[members[r // n_samples]].append(tokenizer.decode(ids))
-    model.train(was_training)
-    return out
+    return responses(model, tokenizer, instructions, max_new_tokens, n_samples, temperature, seed)
 
 
 def make_pairs(

@@ -353,18 +353,26 @@ def loss_mask_view(example: Example, tokenizer) -> list[tuple[str, bool]]:
 
 # ---------------------------------------------------------------- answering and scoring
 @torch.no_grad()
-def answer(
-    model: GPT, tokenizer, instructions: Sequence[str], max_new_tokens: int = 16
-) -> list[str]:
-    """The model's greedy answer to each instruction, cut at the end-of-response newline.
+def responses(
+    model: GPT,
+    tokenizer,
+    instructions: Sequence[str],
+    max_new_tokens: int = 16,
+    n_samples: int = 1,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> list[list[str]]:
+    """``n_samples`` answers of ``model`` to each instruction, cut at the end-of-response newline.
 
-    Prompts of equal length are decoded together, one batch per length, with the
-    GPT's KV cache; greedy = always the most likely next character (no sampling), so
-    the answer is deterministic.
+    Prompts of equal length are decoded together, ``n_samples`` rows each, one batch per
+    length, with the GPT's KV cache. ``temperature=0`` is greedy (always the most likely next
+    character: deterministic); above 0 the answers are sampled, one seed per length group
+    (``seed + length``), so the result is reproducible.
     """
     if isinstance(instructions, str):
-        raise UsageError("answer() takes a list of instructions; for one, pass [instruction].")
+        raise UsageError("Pass a list of instructions; for one, pass [instruction].")
     check_int("max_new_tokens", max_new_tokens, minimum=0)
+    check_int("n_samples", n_samples, minimum=1)
     was_training = model.training
     model.eval()
     end_id = tokenizer.encode(END)[0]
@@ -372,18 +380,25 @@ def answer(
     groups: dict[int, list[int]] = collections.defaultdict(list)
     for i, p in enumerate(prompts):
         groups[len(p)].append(i)
-    answers: list[str] = [""] * len(prompts)
+    out: list[list[str]] = [[] for _ in prompts]
     device = next(model.parameters()).device
     for length, members in sorted(groups.items()):
         steps = min(max_new_tokens, model.config.block_size - length)
-        idx = torch.tensor([prompts[i] for i in members], device=device)  # (b, T)
-        out = generate(model, idx, steps, temperature=0)[:, length:]  # greedy: (b, steps)
-        for row, i in enumerate(members):
-            ids = out[row].tolist()
+        rows = [prompts[i] for i in members for _ in range(n_samples)]
+        idx = torch.tensor(rows, device=device)  # (b * n_samples, T)
+        new = generate(model, idx, steps, temperature=temperature, seed=seed + length)
+        for r, ids in enumerate(new[:, length:].tolist()):  # (b * n_samples, steps)
             ids = ids[: ids.index(end_id)] if end_id in ids else ids
-            answers[i] = tokenizer.decode(ids)
+            out[members[r // n_samples]].append(tokenizer.decode(ids))
     model.train(was_training)
-    return answers
+    return out
+
+
+def answer(
+    model: GPT, tokenizer, instructions: Sequence[str], max_new_tokens: int = 16
+) -> list[str]:
+    """The model's greedy answer to each instruction (see :func:`responses`)."""
+    return [r[0] for r in responses(model, tokenizer, instructions, max_new_tokens)]
 
 
 @dataclass
