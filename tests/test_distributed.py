@@ -91,6 +91,7 @@ def _worker(out: str, mode: str) -> None:
     except Exception as e:
         message = distributed.describe_failure(dp, e)
         print(message or f"{type(e).__name__}: {e}", file=sys.stderr)
+        dp.close()  # as llmlab's CLI does: exiting with the group alive can abort (SIGABRT)
         sys.exit(4)
 
 

@@ -29,6 +29,7 @@ error instead of waiting for ever.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 from dataclasses import dataclass
@@ -176,6 +177,10 @@ def init_from_env(
             "with the same torchrun command (same --nnodes, --rdzv-endpoint) and check that the address is reachable."
         ) from None
     dp = DataParallel(rank, world, local_rank, dev, backend)
+    # A process that exits with the group alive (an error, sys.exit) can abort (SIGABRT) at
+    # interpreter shutdown: gloo's worker threads still hold tensors that need the GIL then.
+    # Tearing the group down at exit, while Python is still whole, avoids that; close() twice is fine.
+    atexit.register(dp.close)
     _check_same_device_type(dp)
     return dp
 
