@@ -471,19 +471,17 @@ def corpus_loss(
     batch_size: int = 16,
     seed: int = 0,
 ) -> float:
-    """Mean next-character loss (nats) on random windows of a token stream ``ids (N,)``: the same windows every call."""
-    was_training = model.training
-    model.eval()
-    g = torch.Generator().manual_seed(seed)
+    """Mean next-character loss (nats) on random windows of a token stream ``ids (N,)``: the same windows every call.
+
+    ``training.estimate_loss`` on ``n_batches`` batches of ``(batch_size, block_size)`` windows of ``ids``.
+    """
+    from llmlab.training import TokenStream, estimate_loss
+
+    stream = TokenStream(ids, ids, block_size)
     device = next(model.parameters()).device
-    losses = []
-    for _ in range(n_batches):
-        starts = torch.randint(len(ids) - block_size - 1, (batch_size,), generator=g)
-        x = torch.stack([ids[s : s + block_size] for s in starts]).to(device)  # (B, T)
-        y = torch.stack([ids[s + 1 : s + block_size + 1] for s in starts]).to(device)  # (B, T)
-        losses.append(float(model(x, y)[1]))
-    model.train(was_training)
-    return sum(losses) / len(losses)
+    return estimate_loss(
+        model, stream, batch_size, n_batches, seed, splits=("val",), device=device
+    )["val"]
 
 
 # ---------------------------------------------------------------- forgetting less: pretraining text in the batches

@@ -25,7 +25,6 @@ a cache computes, so the outputs stay identical.
 from __future__ import annotations
 
 import numbers
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,6 +34,7 @@ from llmlab.attention import KVCache
 from llmlab.errors import UsageError, check_int, check_real
 from llmlab.gpt import GPT
 from llmlab.llama import Llama
+from llmlab.measure import time_call
 
 #: What generates: the GPT of lesson 04 or the LLaMA-style model of lesson 07 (same interface).
 LanguageModel = GPT | Llama
@@ -277,14 +277,13 @@ def timed_generation(
     ``tokens`` is what ``generate(model, prompt, max_new_tokens, temperature=0, use_cache=...)``
     returns (greedy decoding is deterministic, so every repeat gives the same tokens).
     """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}.")
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = generate(model, prompt, max_new_tokens, temperature=0, use_cache=use_cache)
-        best = min(best, time.perf_counter() - start)
-    return out, best
+    outputs: list[torch.Tensor] = []
+
+    def run() -> None:
+        outputs.append(generate(model, prompt, max_new_tokens, temperature=0, use_cache=use_cache))
+
+    seconds = time_call(run, repeats=repeats, warmup=0)
+    return outputs[-1], seconds
 
 
 def generation_speed(
@@ -332,11 +331,8 @@ def forward_seconds(model: LanguageModel, n_tokens: int, repeats: int = 3, seed:
     idx = torch.randint(0, model.config.vocab_size, (1, n_tokens), generator=g).to(model.device)
     was_training = model.training
     model.eval()
-    model(idx)  # warm-up: first-call allocations are not part of the cost
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(idx)
-        best = min(best, time.perf_counter() - start)
+    seconds = time_call(
+        lambda: model(idx), repeats=repeats, warmup=1
+    )  # first-call allocations excluded
     model.train(was_training)
-    return best
+    return seconds

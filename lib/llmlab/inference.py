@@ -20,12 +20,12 @@ Two pieces of arithmetic (lesson 07):
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
 
-from llmlab.memory import GB, LLAMA2, LlamaConfig, kv_cache_bytes_per_token
+from llmlab.measure import time_call
+from llmlab.memory import GB, LLAMA2, LlamaShape, kv_cache_bytes_per_token
 
 #: Bits per weight of each storage format: float16/bfloat16, llama.cpp's Q8_0 (a 34-byte block
 #: per 32 weights) and Q4_0 (an 18-byte block per 32 weights), ggml/src/ggml-common.h.
@@ -73,7 +73,7 @@ class InferenceMemory:
 
 
 def inference_memory_table(
-    models: dict[str, LlamaConfig] | None = None,
+    models: dict[str, LlamaShape] | None = None,
     context: int = 4096,
     kv_heads: tuple[int | None, ...] = (None, 8),
 ) -> list[InferenceMemory]:
@@ -120,10 +120,7 @@ def measure_bandwidth(mbytes: int = 128, repeats: int = 5) -> float:
     n = mbytes * 1_000_000 // 4
     src = torch.ones(n, dtype=torch.float32)
     dst = torch.empty_like(src)
-    dst.copy_(src)  # touch the pages first
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        dst.copy_(src)
-        best = min(best, time.perf_counter() - start)
-    return 2 * src.numel() * 4 / best
+    seconds = time_call(
+        lambda: dst.copy_(src), repeats=repeats, warmup=1
+    )  # warm-up touches the pages
+    return 2 * src.numel() * 4 / seconds

@@ -164,8 +164,11 @@ def measured_memory(model: nn.Module, optimizer: torch.optim.Optimizer, label: s
 
 # ---------------------------------------------------------------- real scale
 @dataclass(frozen=True)
-class LlamaConfig:
-    """The shape of a LLaMA-style decoder (RMSNorm, SwiGLU MLP, untied output head, no biases)."""
+class LlamaShape:
+    """A published LLaMA-style model's layer sizes, for arithmetic (RMSNorm, SwiGLU MLP, untied head, no biases).
+
+    Not a model you can build: ``llmlab.llama.LlamaConfig`` is the runnable model's configuration.
+    """
 
     name: str
     n_layer: int
@@ -201,14 +204,14 @@ class LlamaConfig:
 #: (huggingface.co/meta-llama/Llama-2-7b-hf, -13b-hf, -70b-hf).  The paper and the cards
 #: give only rounded sizes ("7B", "13B", "70B"); the exact counts here are the arithmetic of
 #: parameter_count() on those layer sizes (6.74B, 13.0B, 69.0B), which the tests check.
-LLAMA2: dict[str, LlamaConfig] = {
-    "LLaMA 2 7B": LlamaConfig("LLaMA 2 7B", 32, 4096, 32, 32, 11008, 32000, 6_738_415_616),
-    "LLaMA 2 13B": LlamaConfig("LLaMA 2 13B", 40, 5120, 40, 40, 13824, 32000, 13_015_864_320),
-    "LLaMA 2 70B": LlamaConfig("LLaMA 2 70B", 80, 8192, 64, 8, 28672, 32000, 68_976_648_192),
+LLAMA2: dict[str, LlamaShape] = {
+    "LLaMA 2 7B": LlamaShape("LLaMA 2 7B", 32, 4096, 32, 32, 11008, 32000, 6_738_415_616),
+    "LLaMA 2 13B": LlamaShape("LLaMA 2 13B", 40, 5120, 40, 40, 13824, 32000, 13_015_864_320),
+    "LLaMA 2 70B": LlamaShape("LLaMA 2 70B", 80, 8192, 64, 8, 28672, 32000, 68_976_648_192),
 }
 
 
-def parameter_count(cfg: LlamaConfig) -> int:
+def parameter_count(cfg: LlamaShape) -> int:
     """Parameters of a LLaMA-style model from its layer sizes.
 
     Token embedding and output head (not tied): ``2 V d``; per block the seven
@@ -227,7 +230,7 @@ def lora_parameter_count(shapes: Iterable[tuple[int, int]], r: int) -> int:
     return sum(r * (out_f + in_f) for out_f, in_f in shapes)
 
 
-def lora_parameter_count_llama(cfg: LlamaConfig, r: int = 16, targets=("q_proj", "v_proj")) -> int:
+def lora_parameter_count_llama(cfg: LlamaShape, r: int = 16, targets=("q_proj", "v_proj")) -> int:
     """LoRA adapter parameters on ``targets`` in every block of a LLaMA-style model."""
     shapes = cfg.linear_shapes()
     unknown = set(targets) - set(shapes)
@@ -246,7 +249,7 @@ QLORA_BITS = 4 + 8 / 64 + 32 / (64 * 256)
 
 
 def scale_table(
-    models: dict[str, LlamaConfig] | None = None, r: int = 16, targets=("q_proj", "v_proj")
+    models: dict[str, LlamaShape] | None = None, r: int = 16, targets=("q_proj", "v_proj")
 ) -> list[Memory]:
     """Model-state memory of fine-tuning each model four ways (bytes, model states only).
 
@@ -294,10 +297,10 @@ def scale_table(
 
 #: LLaMA 2 7B: standard multi-head attention, 32 KV heads (no GQA, Touvron et al. 2023b, Table 1);
 #: 32 layers, 32 heads, width 4096 (Touvron et al. 2023a, Table 2; Meta's Llama-2-7b-hf config).
-LLAMA2_7B: LlamaConfig = LLAMA2["LLaMA 2 7B"]
+LLAMA2_7B: LlamaShape = LLAMA2["LLaMA 2 7B"]
 #: LLaMA 2 70B: grouped-query attention with 8 KV heads (Touvron et al. 2023b, Table 1 and
 #: Appendix A.2.1); 80 layers, 64 heads, width 8192 (Meta's Llama-2-70b-hf config).
-LLAMA2_70B: LlamaConfig = LLAMA2["LLaMA 2 70B"]
+LLAMA2_70B: LlamaShape = LLAMA2["LLaMA 2 70B"]
 
 
 def kv_cache_bytes_per_token(
@@ -341,7 +344,7 @@ def _attention_name(n_kv_heads: int, n_heads: int) -> str:
 
 
 def kv_cache_table(
-    models: Sequence[LlamaConfig] = (LLAMA2_7B, LLAMA2_70B),
+    models: Sequence[LlamaShape] = (LLAMA2_7B, LLAMA2_70B),
     kv_heads: Sequence[int | None] = (None, 8, 1),
     context_len: int = 4096,
     bytes_per_value: int = 2,
