@@ -8,7 +8,7 @@ layers, heads and width) start from the same seed and see the same batches with 
 so their loss against steps and against seconds compare. The LLaMA one is saved (safetensors and
 config.json, with both runs' curves in ``meta``) for lesson 07; the GPT of this short run is not kept
 (the shipped ``data/mini-gpt`` is the course's long-trained GPT). An existing folder is kept unless
-``--force`` is given.
+``--overwrite`` is given (as in the other scripts/train_*.py).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import torch
 
 from llmlab import configs, data, gpt, llama, tokenizers, training
 from llmlab.environment import cpu_name
+from llmlab.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = "mini-llama"
@@ -108,12 +109,14 @@ def main(argv=None) -> None:
     p.add_argument("--out", default=str(REPO / "data" / NAME))
     p.add_argument("--max-iters", type=int, default=500)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--force", action="store_true", help="replace an existing checkpoint in --out")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the checkpoint already in --out"
+    )
     args = p.parse_args(argv)
-    out = Path(args.out)
-    training.prepare_output_dir(
-        out, overwrite=args.force
-    )  # refuse a non-empty folder before training
+    try:  # refuse a non-empty folder before training
+        out = training.prepare_output_dir(args.out, args.overwrite, how_to_replace="--overwrite")
+    except UsageError as e:
+        raise SystemExit(f"train_llama_model.py: {e}") from None
 
     torch.set_num_threads(args.threads)
     text = data.load_text("wiki-news")
@@ -136,7 +139,7 @@ def main(argv=None) -> None:
     kept = [
         a
         for a in (argv if argv is not None else sys.argv[1:])
-        if a != "--force" and not a.startswith("--out")
+        if a != "--overwrite" and not a.startswith("--out")
     ]
     meta = {
         "name": NAME,
@@ -149,7 +152,7 @@ def main(argv=None) -> None:
         "python": platform.python_version(),
         "torch": torch.__version__,
     }
-    save(out, llama_model, tok, meta, overwrite=args.force)
+    save(out, llama_model, tok, meta, overwrite=args.overwrite)
     for r in runs:
         print(r["label"], r["result"])
 
