@@ -173,6 +173,46 @@ def check_token_ids(idx: torch.Tensor, past: int, block_size: int) -> None:
         )
 
 
+def embed_tokens(wte: nn.Embedding, idx: torch.Tensor) -> torch.Tensor:
+    """``wte(idx)``: token ids ``(B, T)`` -> their vectors ``(B, T, C)``; an id outside the table stops with one line."""
+    try:
+        return wte(idx)
+    except IndexError:
+        raise ValueError(
+            f"token ids must lie in 0 .. {wte.num_embeddings - 1} (vocab_size = "
+            f"{wte.num_embeddings}); got min {int(idx.min())}, max {int(idx.max())}."
+        ) from None
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of ``logits (B, T, V)`` against ``targets (B, T)``, the next token at each position.
+
+    Positions whose target is ``IGNORE_INDEX`` (-100) are left out of the mean. Targets that are
+    not integer ids of the logits' shape, or lie outside the vocabulary, stop with one line.
+    """
+    if (
+        not isinstance(targets, torch.Tensor)
+        or targets.is_floating_point()
+        or targets.dtype == torch.bool
+    ):
+        kind = targets.dtype if isinstance(targets, torch.Tensor) else type(targets).__name__
+        raise UsageError(f"targets must be a tensor of integer token ids, got {kind}.")
+    if targets.shape != logits.shape[:-1]:
+        raise UsageError(
+            f"targets must have the shape of idx {tuple(logits.shape[:-1])} (the next token at each position), "
+            f"got {tuple(targets.shape)}."
+        )
+    try:
+        return F.cross_entropy(
+            logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
+        )
+    except (IndexError, RuntimeError):  # only a bad target id gets here (shapes are checked)
+        raise UsageError(
+            f"targets must be token ids in 0 .. {logits.size(-1) - 1}, or {IGNORE_INDEX} to leave a "
+            f"position out of the loss; got min {int(targets.min())}, max {int(targets.max())}."
+        ) from None
+
+
 class Transformer(nn.Module):
     """The GPT's body, ``model.transformer``: the embeddings, the blocks, the final LayerNorm.
 
@@ -223,13 +263,7 @@ class GPT(nn.Module):
         """Token ids ``(B, T)`` at positions ``past .. past + T - 1`` -> the residual stream ``(B, T, C)``."""
         check_token_ids(idx, past, self.config.block_size)
         pos = torch.arange(past, past + idx.size(1), device=idx.device)  # (T,)
-        try:
-            tok_emb = self.transformer.wte(idx)  # (B, T, C)
-        except IndexError:
-            raise ValueError(
-                f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
-                f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
-            ) from None
+        tok_emb = embed_tokens(self.transformer.wte, idx)  # (B, T, C)
         return self.transformer.drop(tok_emb + self.transformer.wpe(pos))  # (B, T, C)
 
     def forward(
@@ -248,41 +282,14 @@ class GPT(nn.Module):
         kv_cache: one ``KVCache`` per layer (see ``new_kv_cache``), extended by this call; the new
         tokens then sit at positions ``len(kv_cache[0]) ...``.
         """
-        if targets is not None:
-            self._check_targets(idx, targets)
         past = len(kv_cache[0]) if kv_cache else 0
         x = self.embed(idx, past)  # (B, T, C)
         for i, block in enumerate(self.transformer.h):
             x = block(x, mask=mask, cache=kv_cache[i] if kv_cache is not None else None)
         x = self.transformer.ln_f(x)  # (B, T, C)
         logits = self.lm_head(x)  # (B, T, V)
-        loss = None
-        if targets is not None:
-            try:
-                loss = F.cross_entropy(
-                    logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
-                )
-            except (IndexError, RuntimeError):  # only a bad target gets here (shapes are checked)
-                raise UsageError(
-                    f"targets must be token ids in 0 .. {self.config.vocab_size - 1}, or {IGNORE_INDEX} to leave a "
-                    f"position out of the loss; got min {int(targets.min())}, max {int(targets.max())}."
-                ) from None
+        loss = None if targets is None else next_token_loss(logits, targets)
         return logits, loss
-
-    @staticmethod
-    def _check_targets(idx: torch.Tensor, targets: torch.Tensor) -> None:
-        if (
-            not isinstance(targets, torch.Tensor)
-            or targets.is_floating_point()
-            or targets.dtype == torch.bool
-        ):
-            kind = targets.dtype if isinstance(targets, torch.Tensor) else type(targets).__name__
-            raise UsageError(f"targets must be a tensor of integer token ids, got {kind}.")
-        if isinstance(idx, torch.Tensor) and targets.shape != idx.shape:
-            raise UsageError(
-                f"targets must have the shape of idx {tuple(idx.shape)} (the next token at each position), "
-                f"got {tuple(targets.shape)}."
-            )
 
     def new_kv_cache(self) -> list[KVCache]:
         """An empty KV cache, one ``KVCache`` per layer, for incremental decoding."""

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmlab.attention import KVCache, MultiHeadAttention
-from llmlab.gpt import IGNORE_INDEX, check_token_ids
+from llmlab.gpt import check_token_ids, embed_tokens, next_token_loss
 from llmlab.positional import apply_rope
 
 #: ``LlamaConfig.arch`` written into checkpoints, so that a loader knows what it holds.
@@ -234,13 +234,7 @@ class Llama(nn.Module):
     def embed(self, idx: torch.Tensor, past: int = 0) -> torch.Tensor:
         """Token ids ``(B, T)`` -> ``(B, T, C)``: no position embedding (RoPE acts inside attention)."""
         check_token_ids(idx, past, self.config.block_size)  # the GPT's checks and messages
-        try:
-            return self.drop(self.tok_embeddings(idx))  # (B, T, C)
-        except IndexError:
-            raise ValueError(
-                f"token ids must lie in 0 .. {self.config.vocab_size - 1} (vocab_size = "
-                f"{self.config.vocab_size}); got min {int(idx.min())}, max {int(idx.max())}."
-            ) from None
+        return self.drop(embed_tokens(self.tok_embeddings, idx))  # (B, T, C)
 
     def forward(
         self,
@@ -258,11 +252,7 @@ class Llama(nn.Module):
         for i, block in enumerate(self.layers):
             x = block(x, mask=mask, cache=kv_cache[i] if kv_cache is not None else None)
         logits = self.lm_head(self.norm(x))  # (B, T, V)
-        loss = None
-        if targets is not None:
-            loss = F.cross_entropy(
-                logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX
-            )
+        loss = None if targets is None else next_token_loss(logits, targets)
         return logits, loss
 
     def blocks(self) -> list[Block]:
