@@ -528,9 +528,17 @@ def test_generate_refuses(prompt, kwargs, words):
         (torch.full((2, 8), 25), "targets must be token ids in 0 .. 19"),
     ],
 )
-def test_model_refuses_bad_targets(targets, words):
+@pytest.mark.parametrize("kind", ["gpt", "llama"])
+def test_model_refuses_bad_targets(targets, words, kind):
+    from llmlab.llama import Llama, LlamaConfig
+
+    model = (
+        small_gpt()
+        if kind == "gpt"
+        else Llama(LlamaConfig(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    )
     with pytest.raises(UsageError) as info:
-        small_gpt()(torch.zeros(2, 8, dtype=torch.long), targets)
+        model(torch.zeros(2, 8, dtype=torch.long), targets)
     assert words in one_line(str(info.value))
 
 
