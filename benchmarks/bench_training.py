@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from llmlab import configs, data, tokenizers, training
+from llmlab import configs, data, speedups, tokenizers, training
 from llmlab.environment import cpu_name
 from llmlab.gpt import GPT, GPTConfig
 
@@ -425,12 +425,32 @@ LEVERS = [
             max_iters=500,
         ),
     ),
-    ("Muon's Newton-Schulz in bfloat16", {}, dict(muon_bf16=True)),
+    ("Muon's Newton-Schulz in bfloat16 where measured clearly faster", {}, dict(muon_bf16=True)),
     ("batch 16, 400 steps", {}, dict(batch_size=16, max_iters=400)),
     ("bfloat16 autocast", {}, dict(precision="bfloat16")),
     ("no biases", dict(bias=False), {}),
     ("torch.compile (compile time counts)", {}, dict(compile=True)),
 ]
+
+
+def lever_not_here(config_change: dict, shape: dict, vocab_size: int) -> str | None:
+    """Why a hardware lever would switch itself off on this machine (None: it would act).
+
+    Muon's Newton-Schulz in bfloat16: ``training`` keeps it only where the processor has bfloat16
+    and a pass over the model's matrices is clearly faster in it (``speedups.bf16_newton_schulz_pays``).
+    """
+    if not config_change.get("muon_bf16"):
+        return None
+    model = GPT(GPTConfig(vocab_size=vocab_size, **shape))
+    if not speedups.bf16_supported("cpu"):
+        return "this processor has no bfloat16 matmul (AVX512-BF16/AMX)"
+    if speedups.bf16_newton_schulz_pays(model, "cpu"):
+        return None
+    bf16_s, fp32_s = speedups.newton_schulz_seconds(model, "cpu")
+    return (
+        f"one Newton-Schulz pass took {bf16_s * 1e3:.1f} ms in bfloat16 against {fp32_s * 1e3:.1f} ms "
+        f"in float32 (bfloat16 is used only at or below {speedups.BF16_MARGIN:.0%} of float32's time), so training stays float32"
+    )
 
 
 def speedrun_recipe() -> tuple[dict, training.TrainConfig]:
@@ -471,6 +491,11 @@ def speedrun(
     if levers:
         shape, config, best = dict(NANOGPT_SHAPE), NANOGPT_RECIPE, trials[0]
         for name, shape_change, config_change in LEVERS:
+            not_here = lever_not_here(config_change, {**shape, **shape_change}, vocab_size)
+            if not_here:  # a hardware lever that switches itself off here: nothing to run
+                trials.append({"name": f"+ {name}", "skipped": not_here, "kept": False})
+                print(name, "not run:", not_here, flush=True)
+                continue
             t = run(
                 f"+ {name}",
                 {**shape, **shape_change},
@@ -677,6 +702,9 @@ def speedrun_lines(sr: dict, r: dict) -> list[str]:
     ]
     base_cpu = base["cpu_to_target"]
     for t in sr["trials"]:
+        if t.get("skipped"):
+            lines.append(f"| {t['name']} | not run: {t['skipped']} | | | | | | | no |")
+            continue
         last = t["records"][-1]
         tts = t.get("time_to_target")
         ratio = f"{base_s / tts:.2f}x" if tts else "-"
@@ -718,6 +746,9 @@ def speedrun_lines(sr: dict, r: dict) -> list[str]:
         ]
         for t in rec["trials"]:
             kept = {True: "yes", False: "no"}.get(t.get("kept"), "")
+            if t.get("skipped"):
+                lines.append(f"| {t['name']} | not run: {t['skipped']} | | | {kept} |")
+                continue
             lines.append(
                 f"| {t['name']} | {t['tokens_per_s']:,.0f} | {_fmt_s(t['time_to_target'])} | "
                 f"{_fmt_s(t.get('cpu_to_target'))} | {kept} |"
@@ -734,6 +765,9 @@ def write_speedrun_record(r: dict, path: Path) -> None:
     """The sweep's numbers for lesson 04's chart (atomic write): machine, date, load, target, trials."""
     trials = []
     for t in r["speedrun"]["trials"]:
+        if t.get("skipped"):
+            trials.append({k: t[k] for k in ("name", "skipped", "kept")})
+            continue
         last = t["records"][-1]
         trials.append(
             {

@@ -36,6 +36,7 @@ RECORD = {
             "cpu_s": 40.0,
             "kept": False,
         },
+        {"name": "+ off here", "skipped": "no bfloat16 on this processor", "kept": False},
         {
             "name": "recipe",
             "time_to_target": 29.0,
@@ -48,7 +49,7 @@ RECORD = {
 }
 
 
-def test_bars_one_per_trial_and_unreached_hatched():
+def test_bars_one_per_trial_that_ran_and_unreached_hatched():
     fig = speedrun.time_to_loss_bars(RECORD, clock="wall")
     ax = fig.axes[0]
     bars = ax.patches
@@ -59,6 +60,9 @@ def test_bars_one_per_trial_and_unreached_hatched():
     labels = [t.get_text() for t in ax.texts]
     assert "3.00x" in " ".join(labels) and "not reached in 20 s" in labels
     assert "1.980" in ax.get_xlabel() and "wall time" in ax.get_xlabel()
+    assert "+ off here" not in [
+        t.get_text() for t in ax.get_yticklabels()
+    ]  # a lever that did not run
 
 
 def test_bars_in_cpu_time_by_default():

@@ -55,3 +55,43 @@ def test_train_with_bf16_falls_back_and_still_learns(monkeypatch, capsys):
     )
     assert result.evals[-1]["val_loss"] < result.evals[0]["val_loss"]
     assert capsys.readouterr().out.count("bfloat16 off") == 1
+
+
+def _speedrun_model():
+    from llmlab import configs
+
+    return GPT(GPTConfig(vocab_size=10, **configs.SPEEDRUN_GPT))
+
+
+def test_bf16_newton_schulz_kept_only_where_clearly_faster(monkeypatch, capsys):
+    monkeypatch.setattr(speedups, "bf16_supported", lambda device="cpu": True)
+    monkeypatch.setattr(speedups, "_said", set())
+    model = _speedrun_model()
+    monkeypatch.setattr(speedups, "_newton_schulz_seconds", lambda dev, stacks: (0.5, 1.0))
+    assert speedups.bf16_newton_schulz_pays(model, "cpu")
+    assert capsys.readouterr().out == ""
+    monkeypatch.setattr(speedups, "_newton_schulz_seconds", lambda dev, stacks: (0.9, 1.0))
+    assert not speedups.bf16_newton_schulz_pays(model, "cpu")
+    assert not speedups.bf16_newton_schulz_pays(model, "cpu")
+    out = capsys.readouterr().out
+    assert out.count("stays float32") == 1 and "900.0 ms in bfloat16 against 1000.0 ms" in out
+
+
+def test_newton_schulz_probe_times_the_models_own_shapes(monkeypatch):
+    seen = {}
+
+    def fake(device, stacks):
+        seen["stacks"] = stacks
+        return 1.0, 1.0
+
+    monkeypatch.setattr(speedups, "_newton_schulz_seconds", fake)
+    model = _speedrun_model()
+    speedups.newton_schulz_seconds(model, "cpu")
+    c, n = model.config.n_embd, model.config.n_layer
+    # per block: q, k, v, out (c x c) and the MLP's two (c x 4c, 4c x c) on their short side
+    assert seen["stacks"] == ((2 * n, c, 4 * c), (4 * n, c, c))
+
+
+def test_newton_schulz_probe_measures_both_precisions():
+    bf16_s, fp32_s = speedups.newton_schulz_seconds(_speedrun_model(), "cpu")
+    assert bf16_s > 0 and fp32_s > 0

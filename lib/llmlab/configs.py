@@ -79,7 +79,8 @@ QUICK_TRAIN = dataclasses.replace(
 #: 128 wide, 64-character context, exact GELU) trained with Muon on the hidden matrices, reaching
 #: the validation loss of nanoGPT's 2,000-iteration CPU recipe in a fraction of its time.
 #: benchmarks/bench_training.py measures it against nanoGPT in the same run, lever by lever
-#: (benchmarks/RESULTS.md, "Speedrun"). Levers this machine lacks (bfloat16) switch themselves off.
+#: (benchmarks/RESULTS.md, "Speedrun"). Muon's Newton-Schulz runs in bfloat16 only where a timed pass shows
+#: it clearly faster on this machine (``llmlab.speedups.bf16_newton_schulz_pays``); else float32.
 SPEEDRUN_GPT: GPTShape = {**QUICK_GPT, "gelu_approximate": "none"}
 SPEEDRUN_TRAIN = TrainConfig(
     max_iters=400,

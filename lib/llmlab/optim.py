@@ -37,7 +37,8 @@ def newton_schulz(
     ``X`` to Frobenius norm 1 (so every singular value is <= 1). Works on the short side: a tall matrix
     is transposed, so ``X X^T`` is the small ``(min, min)`` Gram matrix. Computed in ``dtype``: Keller
     Jordan's Muon runs it in bfloat16, which the iteration tolerates (it only needs singular values
-    near 1, not exact ones); a CPU with AMX multiplies bfloat16 several times faster than float32.
+    near 1, not exact ones). Whether bfloat16 is faster depends on the processor (AMX: much; AVX512-BF16
+    alone, on small matrices: not always), so training times both (``llmlab.speedups``).
     A stack of matrices ``(n, rows, cols)`` is orthogonalised matrix by matrix, in one batched pass.
     Returns a tensor of ``g``'s shape whose singular values are all roughly 1 (0.7 to 1.2).
     """

@@ -5,6 +5,10 @@
   (mixed precision, Micikevicius et al. 2018, https://arxiv.org/abs/1710.03740; bfloat16 needs no
   loss scaling because it keeps float32's exponent range). Without those instructions bfloat16 is
   emulated and slower, so it is switched off.
+* Muon's Newton-Schulz iterations in bfloat16 (``llmlab.optim``): on small matrices bfloat16 is not
+  always faster even where the processor has it (AVX512-BF16 without AMX can be slower than float32),
+  so the two precisions are timed once on the model's own matrix shapes and bfloat16 is kept only
+  where it is clearly faster.
 * ``torch.compile`` (PyTorch 2, Ansel et al. 2024, https://pytorch.org/assets/pytorch2-2.pdf) traces
   the model and fuses its element-wise operations into generated C++ (on a CPU), cutting Python
   overhead and memory traffic; it needs a C++ compiler, and its compile time counts in a run's wall time.
@@ -27,7 +31,9 @@ from torch import nn
 __all__ = [
     "autocast",
     "bf16_available",
+    "bf16_newton_schulz_pays",
     "bf16_supported",
+    "newton_schulz_seconds",
     "compiler_available",
     "maybe_compile",
     "say_once",
@@ -83,6 +89,65 @@ def bf16_available(device: str | torch.device, what: str) -> bool:
         f"bfloat16 off for {what}: this processor has no bfloat16 matmul (AVX512-BF16/AMX); float32 instead."
     )
     return False
+
+
+#: bfloat16 must take at most this share of float32's time to be kept (a margin against timing noise,
+#: so that one machine does not flip between the two from run to run).
+BF16_MARGIN = 0.8
+
+
+def bf16_newton_schulz_pays(model: nn.Module, device: str | torch.device) -> bool:
+    """Whether Muon's Newton-Schulz should run in bfloat16 for ``model`` on ``device``.
+
+    Yes where the device multiplies bfloat16 (:func:`bf16_available`) and one pass over the model's
+    hidden matrices (:func:`newton_schulz_seconds`) takes at most ``BF16_MARGIN`` of float32's time;
+    otherwise it says once why, with both times.
+    """
+    if not bf16_available(device, "Muon's Newton-Schulz"):
+        return False
+    bf16_s, fp32_s = newton_schulz_seconds(model, device)
+    if bf16_s <= BF16_MARGIN * fp32_s:
+        return True
+    say_once(
+        f"Muon's Newton-Schulz stays float32: on this processor one pass over the model's matrices took "
+        f"{bf16_s * 1e3:.1f} ms in bfloat16 against {fp32_s * 1e3:.1f} ms in float32."
+    )
+    return False
+
+
+def newton_schulz_seconds(model: nn.Module, device: str | torch.device) -> tuple[float, float]:
+    """Seconds of one Newton-Schulz pass over random matrices shaped like ``model``'s hidden ones,
+    stacked by shape as Muon's step does: ``(bfloat16, float32)``, best of 3 each.
+
+    Measured once per process for each device and set of shapes.
+    """
+    from llmlab.optim import is_hidden_matrix
+
+    counts: dict[tuple[int, int], int] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad and is_hidden_matrix(name, p, model):
+            short_long = (min(p.shape), max(p.shape))  # Muon works on the short side
+            counts[short_long] = counts.get(short_long, 0) + 1
+    stacks = tuple(sorted((n, *short_long) for short_long, n in counts.items()))
+    return _newton_schulz_seconds(str(torch.device(device)), stacks)
+
+
+@functools.cache
+def _newton_schulz_seconds(
+    device: str, stacks: tuple[tuple[int, int, int], ...]
+) -> tuple[float, float]:
+    from llmlab.measure import time_call
+    from llmlab.optim import newton_schulz
+
+    g = torch.Generator().manual_seed(
+        0
+    )  # not the global generator: training's randomness stays as it was
+    mats = [torch.randn(n, short, long, generator=g).to(device) for n, short, long in stacks]
+
+    def one_pass(dtype: torch.dtype) -> float:
+        return time_call(lambda: [newton_schulz(m, dtype=dtype) for m in mats], repeats=3, warmup=1)
+
+    return one_pass(torch.bfloat16), one_pass(torch.float32)
 
 
 def autocast(precision: str, device: str | torch.device = "cpu"):

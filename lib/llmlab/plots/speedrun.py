@@ -6,7 +6,8 @@ loss. It writes the table into ``benchmarks/RESULTS.md`` and the numbers into ``
 which this module reads (the lesson shows the record; it does not re-run the sweep).
 
 - :func:`load_record`: the recorded run (machine, date, load, target loss, one entry per trial).
-- :func:`time_to_loss_bars`: one bar per trial, seconds to the target (process CPU time by default: on a
+- :func:`time_to_loss_bars`: one bar per trial that ran (a lever that switched itself off on the
+  recording machine has none), seconds to the target (process CPU time by default: on a
   shared machine other jobs move wall time between trials), nanoGPT's time and a third of it drawn across.
 """
 
@@ -32,7 +33,9 @@ def time_to_loss_bars(record: dict, clock: str = "cpu"):
     ``clock="cpu"``: process CPU time (``cpu_to_target``, ``cpu_s``); ``"wall"``: wall time.
     """
     key, total = ("cpu_to_target", "cpu_s") if clock == "cpu" else ("time_to_target", "train_s")
-    trials = record["trials"]
+    trials = [
+        t for t in record["trials"] if not t.get("skipped")
+    ]  # a lever off on that machine: no bar
     base = trials[0][key]
     labels = [t["name"] for t in trials]
     reached = [t[key] is not None for t in trials]
