@@ -28,8 +28,9 @@ lab: $(STAMP)
 
 # Two pytest workers share 2 cores, each notebook kernel with 2 torch threads: OpenMP's
 # default busy-waiting then makes a training step several times slower; PASSIVE waiting
-# fixes that without changing any result. (make notebooks runs one kernel at a time and gives it
-# OpenMP's default, as a learner's kernel has: alone on 2 cores, training is ~1.5x faster with it.)
+# fixes that without changing any result. (make notebooks and make benchmark run one process at a
+# time and give it OpenMP's default, as a learner's kernel has: alone on 2 cores, training is ~1.5x
+# faster with it.)
 export OMP_WAIT_POLICY := PASSIVE
 
 ## test: the linters, then the unit tests and every notebook (nbval), in parallel
@@ -66,9 +67,9 @@ checkpoint: $(STAMP)
 
 ## benchmark: training and generation throughput, the model explorer's update time (benchmarks/RESULTS.md)
 benchmark: $(STAMP)
-	$(BIN)/python benchmarks/bench_training.py --threads 2
-	$(BIN)/python benchmarks/bench_generation.py --threads 2
-	$(BIN)/python benchmarks/bench_widgets.py --threads 2
+	env -u OMP_WAIT_POLICY $(BIN)/python benchmarks/bench_training.py --threads 2
+	env -u OMP_WAIT_POLICY $(BIN)/python benchmarks/bench_generation.py --threads 2
+	env -u OMP_WAIT_POLICY $(BIN)/python benchmarks/bench_widgets.py --threads 2
 
 ## llama-cpp: build llama-cpp-python from source (several minutes; not part of `make test`) for lesson 07's llama.cpp cell
 llama-cpp: $(STAMP)
