@@ -325,6 +325,7 @@ def cmd_train(args) -> dict | None:
     dp = _join(config, args)
     if dp is not None:  # this process's device (cuda:LOCAL_RANK on a GPU node)
         config = dataclasses.replace(config, device=str(dp.device))
+    broken = False  # another process failed: the group is left as it is (its teardown can abort)
     try:
         return _run_train(args, config, model, tok, stream, out, dp)
     except Exception as e:
@@ -333,9 +334,10 @@ def cmd_train(args) -> dict | None:
         message = describe_failure(dp, e) if dp is not None else None
         if message is None:
             raise
+        broken = True
         raise _Stopped(EXIT_PEER, message) from None
     finally:
-        if dp is not None:
+        if dp is not None and not broken:
             dp.close()
 
 
@@ -516,7 +518,12 @@ def main(argv=None) -> int:
     except CLIError as e:
         return _fail(args.command, f"error: {e}", EXIT_USAGE)
     except _Stopped as e:
-        return _fail(args.command, str(e), e.code)
+        code = _fail(args.command, str(e), e.code)
+        if e.code == EXIT_PEER and _group_alive():  # a broken data-parallel run: leave at once
+            from llmlab.distributed import leave_after_failure
+
+            leave_after_failure(code)
+        return code
     except KeyboardInterrupt:
         return _fail(args.command, "interrupted.", EXIT_INTERRUPTED)
     except BrokenPipeError:  # the reader went away (`... | head`): nothing more to say
@@ -536,6 +543,15 @@ def main(argv=None) -> int:
             1,
         )
     return 0
+
+
+def _group_alive() -> bool:
+    """Whether this process is still in a torch.distributed process group."""
+    if "torch.distributed" not in sys.modules:
+        return False
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
 
 
 def _fail(command: str, message: str, code: int) -> int:

@@ -32,7 +32,9 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
+import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -227,6 +229,19 @@ def _check_same_device_type(dp: DataParallel) -> None:
 def _first_line(e: BaseException) -> str:
     lines = [line.strip() for line in str(e).splitlines() if line.strip()]
     return (lines[0] if lines else type(e).__name__)[:200]
+
+
+def leave_after_failure(code: int) -> NoReturn:
+    """End this process now with exit status ``code``, without tearing down its broken process group.
+
+    After another process of the run failed, the teardown (``destroy_process_group``, or gloo's
+    destructors when the interpreter exits) can abort this one with "terminate called without an
+    active exception" (SIGABRT), depending on where its threads were. The caller prints its message
+    first; output is flushed here, then ``os._exit`` skips the teardown.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def describe_failure(dp: DataParallel, error: BaseException) -> str | None:
