@@ -437,20 +437,11 @@ def lever_not_here(config_change: dict, shape: dict, vocab_size: int) -> str | N
     """Why a hardware lever would switch itself off on this machine (None: it would act).
 
     Muon's Newton-Schulz in bfloat16: ``training`` keeps it only where the processor has bfloat16
-    and a pass over the model's matrices is clearly faster in it (``speedups.bf16_newton_schulz_pays``).
+    and a pass over the model's matrices is clearly faster in it (``speedups.bf16_newton_schulz_off``).
     """
     if not config_change.get("muon_bf16"):
         return None
-    model = GPT(GPTConfig(vocab_size=vocab_size, **shape))
-    if not speedups.bf16_supported("cpu"):
-        return "this processor has no bfloat16 matmul (AVX512-BF16/AMX)"
-    if speedups.bf16_newton_schulz_pays(model, "cpu"):
-        return None
-    bf16_s, fp32_s = speedups.newton_schulz_seconds(model, "cpu")
-    return (
-        f"one Newton-Schulz pass took {bf16_s * 1e3:.1f} ms in bfloat16 against {fp32_s * 1e3:.1f} ms "
-        f"in float32 (bfloat16 is used only at or below {speedups.BF16_MARGIN:.0%} of float32's time), so training stays float32"
-    )
+    return speedups.bf16_newton_schulz_off(GPT(GPTConfig(vocab_size=vocab_size, **shape)), "cpu")
 
 
 def speedrun_recipe() -> tuple[dict, training.TrainConfig]:

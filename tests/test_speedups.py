@@ -75,6 +75,8 @@ def test_bf16_newton_schulz_kept_only_where_clearly_faster(monkeypatch, capsys):
     assert not speedups.bf16_newton_schulz_pays(model, "cpu")
     out = capsys.readouterr().out
     assert out.count("stays float32") == 1 and "900.0 ms in bfloat16 against 1000.0 ms" in out
+    monkeypatch.setattr(speedups, "bf16_supported", lambda device="cpu": False)
+    assert "no bfloat16 matmul" in speedups.bf16_newton_schulz_off(model, "cpu")
 
 
 def test_newton_schulz_probe_times_the_models_own_shapes(monkeypatch):

@@ -29,7 +29,6 @@ error instead of waiting for ever.
 
 from __future__ import annotations
 
-import atexit
 import datetime
 import os
 import sys
@@ -179,10 +178,6 @@ def init_from_env(
             "with the same torchrun command (same --nnodes, --rdzv-endpoint) and check that the address is reachable."
         ) from None
     dp = DataParallel(rank, world, local_rank, dev, backend)
-    # A process that exits with the group alive (an error, sys.exit) can abort (SIGABRT) at
-    # interpreter shutdown: gloo's worker threads still hold tensors that need the GIL then.
-    # Tearing the group down at exit, while Python is still whole, avoids that; close() twice is fine.
-    atexit.register(dp.close)
     _check_same_device_type(dp)
     return dp
 

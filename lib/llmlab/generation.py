@@ -331,8 +331,7 @@ def forward_seconds(model: LanguageModel, n_tokens: int, repeats: int = 3, seed:
     idx = torch.randint(0, model.config.vocab_size, (1, n_tokens), generator=g).to(model.device)
     was_training = model.training
     model.eval()
-    seconds = time_call(
-        lambda: model(idx), repeats=repeats, warmup=1
-    )  # first-call allocations excluded
+    # the warm-up call keeps first-call allocations out of the cost
+    seconds = time_call(lambda: model(idx), repeats=repeats, warmup=1)
     model.train(was_training)
     return seconds

@@ -122,5 +122,5 @@ def measure_bandwidth(mbytes: int = 128, repeats: int = 5) -> float:
     dst = torch.empty_like(src)
     seconds = time_call(
         lambda: dst.copy_(src), repeats=repeats, warmup=1
-    )  # warm-up touches the pages
+    )  # warm-up: touch the pages
     return 2 * src.numel() * 4 / seconds

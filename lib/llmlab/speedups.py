@@ -31,6 +31,7 @@ from torch import nn
 __all__ = [
     "autocast",
     "bf16_available",
+    "bf16_newton_schulz_off",
     "bf16_newton_schulz_pays",
     "bf16_supported",
     "newton_schulz_seconds",
@@ -97,22 +98,28 @@ BF16_MARGIN = 0.8
 
 
 def bf16_newton_schulz_pays(model: nn.Module, device: str | torch.device) -> bool:
-    """Whether Muon's Newton-Schulz should run in bfloat16 for ``model`` on ``device``.
+    """Whether Muon's Newton-Schulz should run in bfloat16 for ``model`` on ``device``; says once why not."""
+    reason = bf16_newton_schulz_off(model, device)
+    if reason is not None:
+        say_once(f"Muon's Newton-Schulz stays float32: {reason}.")
+    return reason is None
 
-    Yes where the device multiplies bfloat16 (:func:`bf16_available`) and one pass over the model's
-    hidden matrices (:func:`newton_schulz_seconds`) takes at most ``BF16_MARGIN`` of float32's time;
-    otherwise it says once why, with both times.
+
+def bf16_newton_schulz_off(model: nn.Module, device: str | torch.device) -> str | None:
+    """Why Muon's Newton-Schulz stays float32 for ``model`` on ``device`` (None: bfloat16 pays).
+
+    bfloat16 pays where the device multiplies it (:func:`bf16_supported`) and one pass over the
+    model's hidden matrices (:func:`newton_schulz_seconds`) takes at most ``BF16_MARGIN`` of float32's time.
     """
-    if not bf16_available(device, "Muon's Newton-Schulz"):
-        return False
+    if not bf16_supported(str(torch.device(device))):
+        return "this processor has no bfloat16 matmul (AVX512-BF16/AMX)"
     bf16_s, fp32_s = newton_schulz_seconds(model, device)
     if bf16_s <= BF16_MARGIN * fp32_s:
-        return True
-    say_once(
-        f"Muon's Newton-Schulz stays float32: on this processor one pass over the model's matrices took "
-        f"{bf16_s * 1e3:.1f} ms in bfloat16 against {fp32_s * 1e3:.1f} ms in float32."
+        return None
+    return (
+        f"one pass over the model's matrices took {bf16_s * 1e3:.1f} ms in bfloat16 against "
+        f"{fp32_s * 1e3:.1f} ms in float32 (bfloat16 is used only at or below {BF16_MARGIN:.0%} of that)"
     )
-    return False
 
 
 def newton_schulz_seconds(model: nn.Module, device: str | torch.device) -> tuple[float, float]:
@@ -139,9 +146,8 @@ def _newton_schulz_seconds(
     from llmlab.measure import time_call
     from llmlab.optim import newton_schulz
 
-    g = torch.Generator().manual_seed(
-        0
-    )  # not the global generator: training's randomness stays as it was
+    # a generator of its own, not the global one: training's randomness stays as it was
+    g = torch.Generator().manual_seed(0)
     mats = [torch.randn(n, short, long, generator=g).to(device) for n, short, long in stacks]
 
     def one_pass(dtype: torch.dtype) -> float:

@@ -33,9 +33,8 @@ def time_to_loss_bars(record: dict, clock: str = "cpu"):
     ``clock="cpu"``: process CPU time (``cpu_to_target``, ``cpu_s``); ``"wall"``: wall time.
     """
     key, total = ("cpu_to_target", "cpu_s") if clock == "cpu" else ("time_to_target", "train_s")
-    trials = [
-        t for t in record["trials"] if not t.get("skipped")
-    ]  # a lever off on that machine: no bar
+    # a lever that switched itself off on the recording machine gets no bar
+    trials = [t for t in record["trials"] if not t.get("skipped")]
     base = trials[0][key]
     labels = [t["name"] for t in trials]
     reached = [t[key] is not None for t in trials]
